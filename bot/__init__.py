@@ -1,0 +1,1 @@
+"""citebot's Discord layer and command line. Translates between people and the engine."""

@@ -1,0 +1,202 @@
+"""The `citebot` command line: a thin skin over the engine and the Discord client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from index.answer import Answer
+from index.errors import CitebotError
+
+from .settings import Settings, SettingsError
+
+log = logging.getLogger("citebot")
+
+
+def render_plain(answer: Answer) -> str:
+    """The terminal form of an answer: quotes with their citations, then the source."""
+    source = answer.source
+    if answer.abstained:
+        where = f"“{source.title}”" if source else "the indexed document"
+        return f"Not in the article: {where} does not answer that."
+    lines = [f"{c.text} [{c.label}]" for c in answer.citations]
+    if source:
+        byline = ", ".join(x for x in (f"“{source.title}”", source.author, source.date) if x)
+        lines.append(f"— {byline}")
+    return "\n".join(lines)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from index.engine import Engine
+
+    settings.apply_model_environment()
+    return Engine(settings.engine_config())
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """A terminal progress bar for the embedding stage, the only one that takes long."""
+    from tqdm import tqdm
+
+    bar: list[tqdm] = []
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            if not bar:
+                print(f"citebot: building the index ({total} sentences)…", file=sys.stderr)
+                bar.append(tqdm(total=total, desc="embedding", unit="sentence", file=sys.stderr,
+                                leave=False, disable=not sys.stderr.isatty()))
+            bar[0].update(done - bar[0].n)
+        elif stage == "done" and bar:
+            bar[0].close()
+
+    return report
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    engine.ensure_ready(progress=_progress_bar())
+    if args.question == "-":
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            out.write(json.dumps(_ask_json(engine, line.rstrip("\n")), ensure_ascii=False) + "\n")
+            out.flush()
+        return 0
+    if args.json:
+        out.write(json.dumps(_ask_json(engine, args.question), ensure_ascii=False) + "\n")
+        return 0
+    out.write(render_plain(engine.answer(args.question)) + "\n")
+    return 0
+
+
+def _ask_json(engine, question: str) -> dict:  # type: ignore[no-untyped-def]
+    try:
+        return engine.answer(question).to_json()
+    except CitebotError as exc:
+        return {"question": question, "answer": "", "abstained": True, "citations": [], "error": str(exc),
+                "source": {"title": "", "author": None, "date": None}, "timing_ms": {}}
+
+
+def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    paths = [Path(p) for p in args.paths] or None
+    report = engine.build_from_paths(paths, progress=_progress_bar())
+    counts = report.manifest.counts
+    out.write(
+        f"Indexed “{report.title}”: {counts['body_paragraphs']} paragraphs, {counts['sentences']} sentences, "
+        f"{report.manifest.index_type} index, in {report.seconds:.1f} s → {settings.index_dir}\n"
+    )
+    return 0
+
+
+def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from index.store import read_manifest
+
+    manifest = read_manifest(settings.index_dir)
+    if args.json:
+        out.write(json.dumps(manifest.to_json(), indent=2) + "\n")
+        return 0
+    out.write(f"Index:    {settings.index_dir}\n")
+    out.write(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.index_type})\n")
+    out.write(f"Built:    {manifest.built_at} in {manifest.build_seconds:.1f} s\n")
+    out.write("Counts:   " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items()) + "\n")
+    for source in manifest.sources:
+        out.write(f"Source:   {source.name} ({source.origin}, {source.bytes:,} bytes, sha256 {source.sha256[:12]}…)\n")
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from index.evaluate import calibrate, evaluate, read_questions
+
+    engine = _engine(settings)
+    engine.ensure_ready(progress=_progress_bar())
+    report, outcomes = evaluate(read_questions(Path(args.file)), engine.answer)
+    result: dict = {"report": report.to_json()}
+    if args.calibrate:
+        calibration = calibrate(outcomes)
+        result["calibration"] = calibration.__dict__
+    if args.json:
+        out.write(json.dumps(result, indent=2) + "\n")
+        return 0
+    out.write(
+        f"Answerable: {report.answerable}  hit rate {report.hit_rate:.1%}  top-1 {report.top1_rate:.1%}  "
+        f"false abstentions {report.false_abstentions}\n"
+        f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} ({report.off_topic_abstention_rate:.1%})\n"
+    )
+    for outcome in outcomes:
+        wrong = (outcome.question.answerable and not outcome.hit) or (
+            not outcome.question.answerable and not outcome.answer.abstained)
+        if wrong:
+            quoted = outcome.answer.citations[0].text[:70] if outcome.answer.citations else "(abstained)"
+            out.write(f"  miss: {outcome.question.question!r} -> {quoted}\n")
+    if args.calibrate:
+        c = result["calibration"]
+        out.write(f"Calibrated: COVERAGE_WEIGHT={c['coverage_weight']} MIN_CONFIDENCE={c['min_confidence']} "
+                  f"(errors {c['errors']}, margin {c['margin']})\n")
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from .client import run_bot
+
+    return run_bot(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citebot", description="Answer questions about an article with cited quotes.")
+    parser.add_argument("--env-file", default=".env", help="settings file to read (default: .env)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question (or '-' for one per stdin line, as JSON)")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(handler=cmd_ask)
+
+    index = sub.add_parser("index", help="build or inspect the index")
+    index_sub = index.add_subparsers(dest="index_command", required=True)
+    build = index_sub.add_parser("build", help="(re)build the index from the configured corpus or PATHs")
+    build.add_argument("paths", nargs="*")
+    build.set_defaults(handler=cmd_index_build)
+    info = index_sub.add_parser("info", help="show what the index holds")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=cmd_index_info)
+
+    ev = sub.add_parser("eval", help="score the engine on a JSONL question set")
+    ev.add_argument("file")
+    ev.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=cmd_eval)
+
+    run = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    run.set_defaults(handler=cmd_run)
+    return parser
+
+
+def configure_logging(settings: Settings) -> None:
+    """Our own loggers at the configured level; chatty libraries only from warnings up."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("citebot").setLevel(getattr(logging, settings.log_level, logging.INFO))
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+    try:
+        settings = Settings.from_env(env_file=args.env_file)
+    except SettingsError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        return int(args.handler(settings, args, out))
+    except CitebotError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0

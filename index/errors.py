@@ -1,0 +1,31 @@
+"""Errors the engine raises, each with a message a server owner can act on."""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base class: anything the engine reports to a person instead of a traceback."""
+
+
+class DocumentRejected(CitebotError):
+    """A document cannot be indexed (empty, binary, too large, nothing left after cleaning)."""
+
+
+class IndexMissing(CitebotError):
+    """No index has been built in the index directory yet."""
+
+
+class IndexMismatch(CitebotError):
+    """The index on disk does not fit the settings or its sources (other model, changed file)."""
+
+
+class IndexCorrupt(CitebotError):
+    """The index on disk is damaged: a file is missing, truncated or does not match its hash."""
+
+
+class ModelUnavailable(CitebotError):
+    """The embedding model cannot be loaded from the configured name or path."""
+
+
+class QuestionRejected(CitebotError):
+    """A question is empty or carries no words to look for."""

@@ -1,0 +1,205 @@
+"""Ingest: raw page text -> a clean Document of titled, numbered paragraphs and sentences.
+
+Page furniture is dropped by the general rules in `furniture`; the article's own front matter
+(title, standfirst, caption, byline, dateline) is kept and labelled, and body paragraphs are
+numbered from 1 so citations stay stable between builds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from .documents import BODY, Document, DocumentMeta, Paragraph, Sentence
+from .errors import DocumentRejected
+from .formats import to_plain_text
+from .furniture import furniture_reason, split_credit
+from .sentences import split_sentences
+
+_MONTH = (
+    r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|"
+    r"Oct(ober)?|Nov(ember)?|Dec(ember)?)\.?"
+)
+_DATE = re.compile(
+    rf"({_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+)
+_DATELINE = re.compile(
+    rf"^((published|updated|posted)( on)?:?\s+)?(\w+day,?\s+)?{_DATE.pattern}"
+    r"([,\s]+(at\s+)?\d{1,2}(:\d{2})?\s*([ap]\.?m\.?)?(\s+[A-Z]{2,4})?)?\.?$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^By\s+(?P<names>[A-Z][\w.'’-]+(?:[\s,]+(?:and\s+)?[A-Z][\w.'’-]+){0,8})$")
+_TERMINAL = ('.', '!', '?', ':', ';', '"', "'", '”', '’', ')', ']')
+_TITLE_MAX_WORDS = 25
+_HEADER_SCAN = 12
+# A sentence longer than this is quoted in word-bounded pieces so an answer stays short.
+MAX_UNIT_CHARS = 600
+
+
+@dataclass
+class _Block:
+    lines: list[str]
+    had_credit: bool = False
+
+
+def parse_document(text: str, source_name: str = "", declared_title: str | None = None) -> Document:
+    """Clean a page's text into a Document, or raise DocumentRejected when no article is left."""
+    dropped: list[str] = []
+    blocks = _kept_blocks(text, dropped)
+    paragraphs_raw: list[tuple[str, bool]] = []
+    for block in blocks:
+        for para in _join_wrapped(block.lines):
+            paragraphs_raw.append((para, block.had_credit))
+    if not paragraphs_raw:
+        raise DocumentRejected("No article text is left after removing page furniture.")
+
+    title, paragraphs = _label_parts(paragraphs_raw, source_name, declared_title)
+    if not any(p.part == BODY for p in paragraphs) and not any(
+        p.part in ("standfirst", "note", "caption") for p in paragraphs
+    ):
+        raise DocumentRejected("No article text is left after removing page furniture.")
+
+    author = next((_BYLINE.match(p.text).group("names") for p in paragraphs if p.part == "byline"), None)  # type: ignore[union-attr]
+    date = next((_date_of(p.text) for p in paragraphs if p.part == "dateline"), None)
+    sentences = _sentences(paragraphs)
+    meta = DocumentMeta(title=title, author=author, date=date, source_name=source_name)
+    return Document(meta=meta, paragraphs=tuple(paragraphs), sentences=tuple(sentences), dropped_lines=tuple(dropped))
+
+
+def load_document(name: str, data: bytes) -> Document:
+    """Decode, strip markup and clean one file's bytes."""
+    text, declared_title = to_plain_text(name, data)
+    return parse_document(text, source_name=PurePath(name).name, declared_title=declared_title)
+
+
+def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
+    blocks: list[_Block] = []
+    current = _Block([])
+    seen: set[str] = set()
+    for raw_line in text.split("\n"):
+        line = " ".join(raw_line.replace("\u00a0", " ").split())
+        if not line:
+            if current.lines or current.had_credit:
+                blocks.append(current)
+            current = _Block([])
+            continue
+        line, credit = split_credit(line)
+        if credit:
+            current.had_credit = True
+            dropped.append(credit)
+        if furniture_reason(line) is not None or line.casefold() in seen:
+            dropped.append(line)
+            continue
+        seen.add(line.casefold())
+        current.lines.append(line)
+    if current.lines:
+        blocks.append(current)
+    return _drop_name_labels([b for b in blocks if b.lines], dropped)
+
+
+def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
+    """Drop a short label that the next block repeats (an author's name above "By <name>")."""
+    kept: list[_Block] = []
+    for i, block in enumerate(blocks):
+        nxt = blocks[i + 1].lines[0] if i + 1 < len(blocks) else ""
+        only = block.lines[0] if len(block.lines) == 1 else None
+        if only and len(only.split()) <= 5 and not only.endswith(_TERMINAL) and only in nxt and only != nxt:
+            dropped.append(only)
+            continue
+        kept.append(block)
+    return kept
+
+
+def _join_wrapped(lines: list[str]) -> list[str]:
+    """Re-join prose that was hard-wrapped inside one block; keep complete lines apart."""
+    paragraphs: list[str] = []
+    for line in lines:
+        if paragraphs and not paragraphs[-1].endswith(_TERMINAL) and not _is_structural(paragraphs[-1]) and not _is_structural(line):
+            paragraphs[-1] = f"{paragraphs[-1]} {line}"
+        else:
+            paragraphs.append(line)
+    return paragraphs
+
+
+def _is_structural(line: str) -> bool:
+    return bool(_BYLINE.match(line) or _DATELINE.match(line) or line.startswith(("- ", "* ", "• ")))
+
+
+def _label_parts(
+    raw: list[tuple[str, bool]], source_name: str, declared_title: str | None
+) -> tuple[str, list[Paragraph]]:
+    texts = [t for t, _ in raw]
+    first = texts[0]
+    title_is_first = (
+        len(first.split()) <= _TITLE_MAX_WORDS and not first.endswith((".", "!", "?"))
+        and not _BYLINE.match(first) and not _DATELINE.match(first)
+    )
+    if declared_title and declared_title.strip() in texts[:3]:
+        title_index: int | None = texts.index(declared_title.strip())
+    else:
+        title_index = 0 if title_is_first else None
+    title = (
+        texts[title_index] if title_index is not None
+        else (declared_title or PurePath(source_name).stem or "Untitled document")
+    )
+    header_marks = [
+        i for i, t in enumerate(texts[:_HEADER_SCAN]) if _BYLINE.match(t) or _DATELINE.match(t)
+    ]
+    header_end = max(header_marks) if header_marks else (title_index if title_index is not None else -1)
+
+    paragraphs: list[Paragraph] = []
+    body_number = 0
+    seen_standfirst = False
+    for i, (text, had_credit) in enumerate(raw):
+        if i == title_index:
+            part = "title"
+        elif i <= header_end:
+            if _BYLINE.match(text):
+                part = "byline"
+            elif _DATELINE.match(text):
+                part = "dateline"
+            elif had_credit:
+                part = "caption"
+            elif not seen_standfirst:
+                part, seen_standfirst = "standfirst", True
+            else:
+                part = "note"
+        else:
+            body_number += 1
+            paragraphs.append(Paragraph(BODY, body_number, text))
+            continue
+        paragraphs.append(Paragraph(part, 0, text))
+    return title, paragraphs
+
+
+def _date_of(dateline: str) -> str | None:
+    match = _DATE.search(dateline)
+    return match.group(0) if match else None
+
+
+def _sentences(paragraphs: list[Paragraph]) -> list[Sentence]:
+    sentences: list[Sentence] = []
+    for index, para in enumerate(paragraphs):
+        pieces = [para.text] if para.part in ("title", "byline", "dateline") else split_sentences(para.text)
+        for piece in pieces:
+            for unit in _cap_length(piece):
+                sentences.append(Sentence(len(sentences), index, para.part, para.number, unit))
+    return sentences
+
+
+def _cap_length(sentence: str, limit: int = MAX_UNIT_CHARS) -> list[str]:
+    """Split an over-long run-on sentence at word boundaries into verbatim pieces."""
+    if len(sentence) <= limit:
+        return [sentence]
+    pieces: list[str] = []
+    rest = sentence
+    while len(rest) > limit:
+        cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return pieces

@@ -1,0 +1,51 @@
+"""Sentence splitting that keeps abbreviations, dates and times whole and returns verbatim spans."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_TIME_TAIL = re.compile(r"\b[ap]\.m\.$", re.IGNORECASE)
+_TIME_ZONE_HEAD = re.compile(r"^(ET|EST|EDT|CT|PT|PST|PDT|GMT|UTC|BST|CET)\b")
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # type: ignore[no-untyped-def]
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split one paragraph into sentences; each one is an exact substring of the paragraph."""
+    pieces = [p.strip() for p in _segmenter().segment(paragraph) if p.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        # pysbd ends a sentence after "a.m." even in "12:00 a.m. ET"; glue the zone back on.
+        if merged and _TIME_TAIL.search(merged[-1]) and _TIME_ZONE_HEAD.match(piece):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    return [s for s in _verbatim_spans(paragraph, merged)]
+
+
+def _verbatim_spans(paragraph: str, pieces: list[str]) -> list[str]:
+    """Map segmenter output back onto the paragraph so every sentence is exactly source text."""
+    spans: list[str] = []
+    cursor = 0
+    for piece in pieces:
+        start = paragraph.find(piece, cursor)
+        if start < 0:
+            # The segmenter altered whitespace; fall back to locating by the first word.
+            head = piece.split()[0]
+            start = paragraph.find(head, cursor)
+            if start < 0:
+                continue
+            end = start + len(piece)
+        else:
+            end = start + len(piece)
+        spans.append(paragraph[start:end].strip())
+        cursor = end
+    if not spans and paragraph.strip():
+        return [paragraph.strip()]
+    return [s for s in spans if s and s in paragraph]

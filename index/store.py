@@ -1,0 +1,355 @@
+"""The index on disk: FAISS vectors, JSON units and a manifest, swapped in atomically.
+
+Layout of INDEX_DIR:
+    CURRENT                 name of the live build (replaced atomically with os.replace)
+    builds/<build-id>/      manifest.json, vectors.faiss, units.json
+    sources/                copies of uploaded documents, so a build can always be redone
+A build is written to builds/<id>.tmp, fsynced, renamed, and only then named in CURRENT, so a
+crash at any step leaves the previous complete index live. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .documents import Document, DocumentMeta, Paragraph, Sentence
+from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+UNITS = "units.json"
+CURRENT = "CURRENT"
+# Hash every file on load below this size; above it, sizes are checked and FAISS parses the file.
+_HASH_ON_LOAD_LIMIT = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One indexed source: where it came from and what it hashed to."""
+
+    name: str
+    sha256: str
+    bytes: int
+    origin: str  # "configured" (a path in the settings) or "upload" (copied under sources/)
+    path: str
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """Everything needed to tell whether an index on disk fits the settings and its sources."""
+
+    format_version: int
+    model: str
+    dimension: int
+    index_type: str
+    sources: tuple[SourceRecord, ...]
+    counts: dict[str, int]
+    built_at: str
+    build_seconds: float
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    index_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = [asdict(s) for s in self.sources]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexManifest:
+        try:
+            return cls(
+                format_version=int(data["format_version"]),
+                model=str(data["model"]),
+                dimension=int(data["dimension"]),
+                index_type=str(data["index_type"]),
+                sources=tuple(SourceRecord(**s) for s in data["sources"]),
+                counts={str(k): int(v) for k, v in data["counts"].items()},
+                built_at=str(data["built_at"]),
+                build_seconds=float(data.get("build_seconds", 0.0)),
+                files=dict(data.get("files", {})),
+                index_params=dict(data.get("index_params", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorrupt(f"The index manifest is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StoredIndex:
+    """A loaded index: its manifest, documents, the flat list of units and the FAISS index."""
+
+    manifest: IndexManifest
+    documents: tuple[Document, ...]
+    sentences: tuple[Sentence, ...]
+    unit_documents: tuple[int, ...]  # document index of each sentence, by sentence id
+    vectors: Any  # faiss.Index
+    path: Path
+
+    def document_of(self, sentence_id: int) -> Document:
+        return self.documents[self.unit_documents[sentence_id]]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the index directory so two builds never interleave writes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BuildInProgress("Another index build is running; try again when it finishes.") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class BuildInProgress(CitebotError):
+    """An index build is already running on this index directory."""
+
+
+def keep_upload(index_dir: Path, name: str, data: bytes) -> Path:
+    """Keep an uploaded document under sources/ so the index can be rebuilt from it later."""
+    sources = index_dir / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".txt", ".md", ".markdown", ".html", ".htm"):
+        suffix = ".txt"
+    target = sources / f"{sha256_bytes(data)}{suffix}"
+    if not target.exists():
+        _write_file_atomically(target, data)
+    return target
+
+
+# Test hook: called with the name of each step of a write, so a test can interrupt it anywhere.
+WriteStep = Callable[[str], None]
+
+
+def write_index(
+    index_dir: Path,
+    *,
+    documents: list[Document],
+    vectors: Any,
+    model: str,
+    dimension: int,
+    index_type: str,
+    index_params: dict[str, Any],
+    sources: list[SourceRecord],
+    build_seconds: float,
+    on_step: WriteStep | None = None,
+) -> IndexManifest:
+    """Write a complete new build and make it live atomically; returns its manifest."""
+    import faiss
+
+    step = on_step or (lambda _name: None)
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    tmp = builds / f"{build_id}.tmp"
+    tmp.mkdir()
+    step("start")
+
+    units_bytes = json.dumps(_units_json(documents), ensure_ascii=False).encode("utf-8")
+    _write_file_atomically(tmp / UNITS, units_bytes)
+    step("units")
+    faiss.write_index(vectors, str(tmp / VECTORS))
+    _fsync_path(tmp / VECTORS)
+    step("vectors")
+
+    files = {
+        name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+        for name in (UNITS, VECTORS)
+    }
+    sentence_count = sum(len(d.sentences) for d in documents)
+    manifest = IndexManifest(
+        format_version=FORMAT_VERSION,
+        model=model,
+        dimension=dimension,
+        index_type=index_type,
+        sources=tuple(sources),
+        counts={
+            "documents": len(documents),
+            "paragraphs": sum(len(d.paragraphs) for d in documents),
+            "body_paragraphs": sum(d.body_paragraph_count for d in documents),
+            "sentences": sentence_count,
+            "vectors": int(vectors.ntotal),
+        },
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        build_seconds=round(build_seconds, 3),
+        files=files,
+        index_params=index_params,
+    )
+    _write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
+    step("manifest")
+    final = builds / build_id
+    os.rename(tmp, final)
+    _fsync_path(builds)
+    step("renamed")
+    _write_file_atomically(index_dir / CURRENT, build_id.encode("ascii"))
+    step("current")
+    _remove_stale_builds(index_dir, keep=build_id)
+    step("cleaned")
+    return manifest
+
+
+def current_build(index_dir: Path) -> Path:
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        raise IndexMissing(f"No index has been built in {index_dir} yet.")
+    name = pointer.read_text("ascii", errors="replace").strip()
+    if not name or "/" in name or name.startswith(".") or name.endswith(".tmp"):
+        raise IndexCorrupt(f"{pointer} does not name a build.")
+    path = index_dir / "builds" / name
+    if not path.is_dir():
+        raise IndexCorrupt(f"{pointer} names build {name!r}, which is missing.")
+    return path
+
+
+def read_manifest(index_dir: Path) -> IndexManifest:
+    path = current_build(index_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"The index manifest {path} is missing.") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"The index manifest {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise IndexCorrupt(f"The index manifest {path} is not a JSON object.")
+    manifest = IndexManifest.from_json(data)
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"The index was written in format {manifest.format_version}; this citebot reads {FORMAT_VERSION}."
+        )
+    return manifest
+
+
+def load_index(index_dir: Path, *, expected_model: str | None = None, expected_dimension: int | None = None) -> StoredIndex:
+    """Load and verify the live build; raise IndexMissing, IndexMismatch or IndexCorrupt."""
+    import faiss
+
+    build = current_build(index_dir)
+    manifest = read_manifest(index_dir)
+    if expected_model is not None and manifest.model != expected_model:
+        raise IndexMismatch(f"The index was built with model {manifest.model!r}, but {expected_model!r} is configured.")
+    if expected_dimension is not None and manifest.dimension != expected_dimension:
+        raise IndexMismatch(f"The index has dimension {manifest.dimension}, the model gives {expected_dimension}.")
+    _verify_files(build, manifest)
+    try:
+        units = json.loads((build / UNITS).read_text("utf-8"))
+        documents = _documents_from_json(units)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise IndexCorrupt(f"The index units file is damaged: {exc}") from exc
+    try:
+        vectors = faiss.read_index(str(build / VECTORS))
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"The FAISS index file is damaged: {exc}") from exc
+    sentences: list[Sentence] = []
+    owners: list[int] = []
+    for doc_index, doc in enumerate(documents):
+        sentences.extend(doc.sentences)
+        owners.extend([doc_index] * len(doc.sentences))
+    if vectors.ntotal != len(sentences) or vectors.d != manifest.dimension:
+        raise IndexCorrupt(
+            f"The FAISS index holds {vectors.ntotal} vectors of dimension {vectors.d}; "
+            f"the manifest expects {len(sentences)} of dimension {manifest.dimension}."
+        )
+    if any(s.id != i for i, s in enumerate(sentences)):
+        raise IndexCorrupt("The index units are out of order.")
+    return StoredIndex(manifest, tuple(documents), tuple(sentences), tuple(owners), vectors, build)
+
+
+def _verify_files(build: Path, manifest: IndexManifest) -> None:
+    for name in (UNITS, VECTORS):
+        path = build / name
+        expected = manifest.files.get(name)
+        if expected is None:
+            raise IndexCorrupt(f"The manifest does not list {name}.")
+        if not path.exists():
+            raise IndexCorrupt(f"The index file {name} is missing.")
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            raise IndexCorrupt(f"The index file {name} is {size} bytes; the manifest says {expected.get('bytes')} (truncated?).")
+        if size <= _HASH_ON_LOAD_LIMIT and sha256_file(path) != expected.get("sha256"):
+            raise IndexCorrupt(f"The index file {name} does not match its hash in the manifest.")
+
+
+def _units_json(documents: list[Document]) -> dict[str, Any]:
+    return {
+        "documents": [
+            {
+                "meta": doc.meta.to_json(),
+                "paragraphs": [[p.part, p.number, p.text] for p in doc.paragraphs],
+                "sentences": [[s.id, s.paragraph_index, s.part, s.paragraph, s.text] for s in doc.sentences],
+            }
+            for doc in documents
+        ]
+    }
+
+
+def _documents_from_json(units: dict[str, Any]) -> list[Document]:
+    documents = []
+    for doc in units["documents"]:
+        meta = DocumentMeta(**doc["meta"])
+        paragraphs = tuple(Paragraph(str(part), int(n), str(text)) for part, n, text in doc["paragraphs"])
+        sentences = tuple(
+            Sentence(int(i), int(pi), str(part), int(n), str(text)) for i, pi, part, n, text in doc["sentences"]
+        )
+        documents.append(Document(meta, paragraphs, sentences))
+    return documents
+
+
+def _write_file_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_path(path.parent)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_builds(index_dir: Path, keep: str) -> None:
+    """Delete superseded and half-written builds; the live one is never touched."""
+    for entry in (index_dir / "builds").iterdir():
+        if entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+    for leftover in index_dir.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def as_float32(matrix: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(matrix, dtype=np.float32)

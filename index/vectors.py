@@ -1,0 +1,47 @@
+"""FAISS indexes over normalised vectors: exact inner product for small corpora, HNSW past a size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+
+
+def build_vector_index(matrix: np.ndarray, *, approximate_from: int) -> tuple[Any, str, dict[str, Any]]:
+    """Index rows of `matrix` under ids 0..n-1; switch to HNSW at `approximate_from` rows or more."""
+    import faiss
+
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    n, dimension = matrix.shape
+    ids = np.arange(n, dtype=np.int64)
+    if n >= approximate_from:
+        inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+        kind, params = "hnsw", {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+    else:
+        inner = faiss.IndexFlatIP(dimension)
+        kind, params = "flat", {}
+    index = faiss.IndexIDMap2(inner)
+    index.add_with_ids(matrix, ids)
+    return index, kind, params
+
+
+def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, ids) for each query row; ids are -1 where fewer than k exist."""
+    import faiss
+
+    k = max(1, min(k, int(index.ntotal)))
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    params = None
+    if isinstance(inner, faiss.IndexHNSWFlat):
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+        # IndexIDMap forwards search parameters to the wrapped index.
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if params is not None:
+        return index.search(queries, k, params=params)
+    return index.search(queries, k)
