@@ -79,8 +79,8 @@ class Answer:
 
 # Questions about the document itself rather than its content.
 _ASKS_AUTHOR = re.compile(
-    r"^(who\s*(is|'s|’s)?\s*(wrote|writes|written|authored|the\s+(author|writer|journalist|reporter)\b)"
-    r"|who\s+(wrote|authored|penned)\b"
+    r"^(who\s+(wrote|writes|authored|penned)\b"
+    r"|who\s*(is|'s|’s|was|s)?\s*the\s+(author|writer|journalist|reporter)(\s+of\s+(this|the)\s+\w+)?\s*\??$"
     r"|(what\s+is\s+|what'?s\s+|whats\s+)?(the\s+)?(author|writer|byline)(\s*'?s)?(\s+name)?\s*\??$"
     r"|(written|authored)\s+by\s+(who|whom)\b"
     r"|by\s+whom\b)",

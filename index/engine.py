@@ -149,11 +149,12 @@ class Engine:
                          on_step: WriteStep | None = None) -> BuildReport:
         """Rebuild from files on disk (the configured corpus by default) and make it live."""
         chosen = list(paths) if paths else list(self.config.corpus_paths)
-        origin = "configured" if not paths else "configured" if self._same_as_configured(chosen) else "upload"
-        if origin == "upload":
-            # Paths named on the command line are copied in, so the index never depends on them.
-            chosen = [keep_upload(self.config.index_dir, p.name, self._read_capped(p)) for p in chosen]
-        return self._build(chosen, origin=origin, progress=progress, on_step=on_step)
+        if not paths or self._same_as_configured(chosen):
+            return self._build(chosen, origin="configured", progress=progress, on_step=on_step)
+        # Other paths are copied in, so the index never depends on files that may move.
+        kept = [keep_upload(self.config.index_dir, p.name, self._read_capped(p)) for p in chosen]
+        return self._build(kept, origin="upload", progress=progress, on_step=on_step,
+                           display_names=[p.name for p in chosen])
 
     def build_from_upload(self, name: str, data: bytes, progress: BuildProgress | None = None,
                           on_step: WriteStep | None = None) -> BuildReport:

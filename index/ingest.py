@@ -33,6 +33,7 @@ _BYLINE = re.compile(r"^By\s+(?P<names>[A-Z][\w.'’-]+(?:[\s,]+(?:and\s+)?[A-Z]
 _TERMINAL = ('.', '!', '?', ':', ';', '"', "'", '”', '’', ')', ']')
 _TITLE_MAX_WORDS = 25
 _HEADER_SCAN = 12
+_WRAP_MIN_CHARS = 50
 # A sentence longer than this is quoted in word-bounded pieces so an answer stays short.
 MAX_UNIT_CHARS = 600
 
@@ -40,17 +41,24 @@ MAX_UNIT_CHARS = 600
 @dataclass
 class _Block:
     lines: list[str]
-    had_credit: bool = False
+    credited: set[int]  # positions of lines that carried a photo credit
+
+
+@dataclass(frozen=True)
+class _RawParagraph:
+    text: str
+    credited: bool
+    block: int
 
 
 def parse_document(text: str, source_name: str = "", declared_title: str | None = None) -> Document:
     """Clean a page's text into a Document, or raise DocumentRejected when no article is left."""
     dropped: list[str] = []
     blocks = _kept_blocks(text, dropped)
-    paragraphs_raw: list[tuple[str, bool]] = []
-    for block in blocks:
-        for para in _join_wrapped(block.lines):
-            paragraphs_raw.append((para, block.had_credit))
+    paragraphs_raw: list[_RawParagraph] = []
+    for number, block in enumerate(blocks):
+        for para, credited in _join_wrapped(block):
+            paragraphs_raw.append(_RawParagraph(para, credited, number))
     if not paragraphs_raw:
         raise DocumentRejected("No article text is left after removing page furniture.")
 
@@ -75,51 +83,73 @@ def load_document(name: str, data: bytes) -> Document:
 
 def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
     blocks: list[_Block] = []
-    current = _Block([])
+    current = _Block([], set())
     seen: set[str] = set()
     for raw_line in text.split("\n"):
         line = " ".join(raw_line.replace("\u00a0", " ").split())
         if not line:
-            if current.lines or current.had_credit:
+            if current.lines:
                 blocks.append(current)
-            current = _Block([])
+            current = _Block([], set())
             continue
         line, credit = split_credit(line)
         if credit:
-            current.had_credit = True
             dropped.append(credit)
         if furniture_reason(line) is not None or line.casefold() in seen:
             dropped.append(line)
             continue
         seen.add(line.casefold())
+        if credit:
+            current.credited.add(len(current.lines))
         current.lines.append(line)
     if current.lines:
         blocks.append(current)
-    return _drop_name_labels([b for b in blocks if b.lines], dropped)
+    return _drop_name_labels(blocks, dropped)
 
 
 def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
-    """Drop a short label that the next block repeats (an author's name above "By <name>")."""
+    """Drop a short label that the next line repeats (an author's name above "By <name>")."""
+    flat = [(b, i) for b in blocks for i in range(len(b.lines))]
+    labels = set()
+    for (block, i), (next_block, j) in zip(flat, flat[1:]):
+        line, following = block.lines[i], next_block.lines[j]
+        if len(line.split()) <= 5 and not line.endswith(_TERMINAL) and line in following and line != following:
+            labels.add((id(block), i))
+            dropped.append(line)
     kept: list[_Block] = []
-    for i, block in enumerate(blocks):
-        nxt = blocks[i + 1].lines[0] if i + 1 < len(blocks) else ""
-        only = block.lines[0] if len(block.lines) == 1 else None
-        if only and len(only.split()) <= 5 and not only.endswith(_TERMINAL) and only in nxt and only != nxt:
-            dropped.append(only)
-            continue
-        kept.append(block)
+    for block in blocks:
+        keep = [i for i in range(len(block.lines)) if (id(block), i) not in labels]
+        if keep:
+            credited = {new for new, old in enumerate(keep) if old in block.credited}
+            kept.append(_Block([block.lines[i] for i in keep], credited))
     return kept
 
 
-def _join_wrapped(lines: list[str]) -> list[str]:
+def _join_wrapped(block: _Block) -> list[tuple[str, bool]]:
     """Re-join prose that was hard-wrapped inside one block; keep complete lines apart."""
-    paragraphs: list[str] = []
-    for line in lines:
-        if paragraphs and not paragraphs[-1].endswith(_TERMINAL) and not _is_structural(paragraphs[-1]) and not _is_structural(line):
-            paragraphs[-1] = f"{paragraphs[-1]} {line}"
+    paragraphs: list[tuple[str, bool]] = []
+    for position, line in enumerate(block.lines):
+        credited = position in block.credited
+        if paragraphs and _continues(paragraphs[-1][0], line):
+            text, was_credited = paragraphs[-1]
+            paragraphs[-1] = (f"{text} {line}", was_credited or credited)
         else:
-            paragraphs.append(line)
+            paragraphs.append((line, credited))
     return paragraphs
+
+
+def _continues(previous: str, line: str) -> bool:
+    """Whether `line` carries on the sentence of `previous` (hard-wrapped prose)."""
+    if previous.endswith(_TERMINAL) or _is_structural(previous) or _is_structural(line):
+        return False
+    if line[:1].islower():
+        return True
+    return len(previous) >= _WRAP_MIN_CHARS and not _is_title_case(previous)
+
+
+def _is_title_case(line: str) -> bool:
+    words = [w for w in line.split() if w[:1].isalpha()]
+    return bool(words) and sum(w[0].isupper() for w in words) / len(words) >= 0.6
 
 
 def _is_structural(line: str) -> bool:
@@ -127,9 +157,9 @@ def _is_structural(line: str) -> bool:
 
 
 def _label_parts(
-    raw: list[tuple[str, bool]], source_name: str, declared_title: str | None
+    raw: list[_RawParagraph], source_name: str, declared_title: str | None
 ) -> tuple[str, list[Paragraph]]:
-    texts = [t for t, _ in raw]
+    texts = [p.text for p in raw]
     first = texts[0]
     title_is_first = (
         len(first.split()) <= _TITLE_MAX_WORDS and not first.endswith((".", "!", "?"))
@@ -151,7 +181,9 @@ def _label_parts(
     paragraphs: list[Paragraph] = []
     body_number = 0
     seen_standfirst = False
-    for i, (text, had_credit) in enumerate(raw):
+    for i, para in enumerate(raw):
+        text = para.text
+        following = raw[i + 1] if i + 1 < len(raw) else None
         if i == title_index:
             part = "title"
         elif i <= header_end:
@@ -159,10 +191,12 @@ def _label_parts(
                 part = "byline"
             elif _DATELINE.match(text):
                 part = "dateline"
-            elif had_credit:
+            elif para.credited:
                 part = "caption"
             elif not seen_standfirst:
                 part, seen_standfirst = "standfirst", True
+            elif following is not None and following.credited and following.block == para.block:
+                part = "caption"  # an image's alt text just above its credited caption
             else:
                 part = "note"
         else:

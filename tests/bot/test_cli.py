@@ -1,0 +1,97 @@
+"""The `citebot` command line, as a user runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.settings import Settings, SettingsError
+
+from ..conftest import ARTICLE_TEXT, DATA
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    index_dir = tmp_path / "index"
+    monkeypatch.setenv("INDEX_DIR", str(index_dir))
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return index_dir
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_ask_prints_the_quote_citation_and_source(cli_env: Path) -> None:
+    code, text = run_cli("ask", "why did relations rupture?")
+    assert code == 0
+    assert "ruptured in 2018" in text and "[¶3]" in text
+    assert "Matina Stevis-Gridneff" in text and "Jan. 14, 2026" in text
+
+
+def test_ask_says_plainly_when_the_article_does_not_answer(cli_env: Path) -> None:
+    code, text = run_cli("ask", "What is the capital of Australia?")
+    assert code == 0
+    assert text.startswith("Not in the article")
+
+
+def test_index_build_and_info(cli_env: Path) -> None:
+    code, text = run_cli("index", "build", str(DATA / "second_page.txt"))
+    assert code == 0 and "Harbour Town" in text
+    code, text = run_cli("index", "info", "--json")
+    manifest = json.loads(text)
+    assert manifest["sources"][0]["name"] == "second_page.txt"
+    assert manifest["counts"]["body_paragraphs"] == 4
+
+
+def test_eval_reports_rates(cli_env: Path) -> None:
+    code, text = run_cli("eval", str(DATA / "dev_questions.jsonl"), "--json")
+    report = json.loads(text)["report"]
+    assert code == 0 and report["hit_rate"] >= 0.9 and report["answerable"] >= 30
+
+
+def test_bad_setting_is_a_clear_error(cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MAX_CITATIONS", "lots")
+    assert main(["ask", "hello"]) == 2
+    assert "MAX_CITATIONS='lots' is not valid" in capsys.readouterr().err
+
+
+def test_settings_read_env_file_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DISCORD_TOKEN=from-file\nASK_COOLDOWN_SECONDS=9\nLOG_LEVEL=debug\n")
+    settings = Settings.from_env({"ASK_COOLDOWN_SECONDS": "3"}, env_file=env_file)
+    assert settings.discord_token == "from-file"
+    assert settings.ask_cooldown_seconds == 3.0
+    assert settings.log_level == "DEBUG"
+    assert "from-file" not in repr(settings)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"SYNC_COMMANDS": "sometimes"}, env_file=None)
+
+
+def test_json_batch_from_stdin_in_a_new_process(tmp_path: Path) -> None:
+    questions = "why did relations rupture?\n\nWhat is the capital of Australia?\nwho wrote this?\n"
+    env = {**os.environ, "INDEX_DIR": str(tmp_path / "index")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"], input=questions, capture_output=True,
+        text=True, env=env, cwd=tmp_path, timeout=300, check=True,
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["question"] for r in rows] == ["why did relations rupture?", "What is the capital of Australia?", "who wrote this?"]
+    for row in rows:
+        assert set(row) >= {"question", "answer", "abstained", "citations", "source", "timing_ms"}
+        assert set(row["source"]) == {"title", "author", "date"}
+        for citation in row["citations"]:
+            assert set(citation) >= {"n", "paragraph", "text", "score"}
+            assert citation["text"] in ARTICLE_TEXT
+    assert rows[0]["citations"][0]["paragraph"] == 3 and not rows[0]["abstained"]
+    assert rows[1]["abstained"] and rows[1]["citations"] == []
+    assert rows[2]["source"]["author"] == "Matina Stevis-Gridneff"

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from bot.settings import PACKAGE_CORPUS  # noqa: E402
+from index.engine import Engine, EngineConfig  # noqa: E402
+
+from .fakes import HashingEmbedder  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+ARTICLE = PACKAGE_CORPUS
+ARTICLE_TEXT = ARTICLE.read_text("utf-8")
+
+
+def engine_config(index_dir: Path, *corpus: Path, **overrides) -> EngineConfig:  # type: ignore[no-untyped-def]
+    model = overrides.pop("model", "test/hashing-embedder")
+    return EngineConfig(index_dir=index_dir, corpus_paths=tuple(corpus) or (ARTICLE,), model=model, **overrides)
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path) -> Engine:
+    """An engine over the article with the hashing embedder, in a fresh index directory."""
+    return Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    from index.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_embedder, tmp_path_factory) -> Engine:  # type: ignore[no-untyped-def]
+    """An engine over the article with the real model; its index is built once per run."""
+    index_dir = tmp_path_factory.mktemp("real-index")
+    engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_embedder)
+    engine.ensure_ready()
+    return engine

@@ -1,0 +1,177 @@
+"""Ingest keeps the article and its front matter and drops page furniture, on two different pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.documents import BODY
+from index.errors import DocumentRejected
+from index.formats import decode_text
+from index.furniture import furniture_reason, split_credit
+from index.ingest import load_document, parse_document
+
+from ..conftest import ARTICLE_TEXT, DATA
+
+ARTICLE_FURNITURE = [
+    "1 week ago 29",
+    "You have a preview view of this article",
+    "Thank you for your patience while we verify access",
+    "Already a subscriber?",
+    "Want all of The Times?",
+    "Read Entire Article",
+    "Olahraga Sehat",
+    "Credit...Pool photo",
+    "Yoan Valat",
+]
+SECOND_PAGE_FURNITURE = [
+    "Skip to main content", "Home › World", "Sign in | Register", "Updated 2 hours ago", "3 min read",
+    "Photo: Anna Berg", "Share this article", "Advertisement", "Sign up for our morning briefing",
+    "Most read", "12 comments", "© 2025", "We use cookies",
+]
+
+
+@pytest.fixture(scope="module")
+def article():  # type: ignore[no-untyped-def]
+    return parse_document(ARTICLE_TEXT, source_name="carney-beijing.txt")
+
+
+@pytest.fixture(scope="module")
+def second_page():  # type: ignore[no-untyped-def]
+    return load_document("second_page.txt", (DATA / "second_page.txt").read_bytes())
+
+
+def kept_text(document) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def test_article_metadata_comes_from_the_page(article) -> None:  # type: ignore[no-untyped-def]
+    assert article.meta.title == "Mark Carney Heads to Beijing to Discuss Canada-China Relations as U.S. Outlook Darkens"
+    assert article.meta.author == "Matina Stevis-Gridneff"
+    assert article.meta.date == "Jan. 14, 2026"
+
+
+def test_article_parts_are_labelled_and_body_numbered(article) -> None:  # type: ignore[no-untyped-def]
+    parts = [p.part for p in article.paragraphs]
+    assert parts[:7] == ["title", "standfirst", "caption", "caption", "byline", "note", "dateline"]
+    body = [p for p in article.paragraphs if p.part == BODY]
+    assert [p.number for p in body] == [1, 2, 3, 4, 5, 6]
+    assert body[2].text.startswith("Diplomatic relations between the two nations ruptured in 2018")
+
+
+@pytest.mark.parametrize("furniture", ARTICLE_FURNITURE)
+def test_article_furniture_is_never_kept(article, furniture: str) -> None:  # type: ignore[no-untyped-def]
+    assert furniture not in kept_text(article)
+    assert all(furniture not in s.text for s in article.sentences)
+
+
+def test_glued_credit_does_not_leak_into_the_caption(article) -> None:  # type: ignore[no-untyped-def]
+    caption = [s.text for s in article.sentences if s.part == "caption"][-1]
+    assert caption.endswith("thawing of Canada’s relationship with China.")
+
+
+def test_every_kept_paragraph_is_verbatim_source_text(article, second_page) -> None:  # type: ignore[no-untyped-def]
+    source = (DATA / "second_page.txt").read_text("utf-8")
+    for doc, text in ((article, ARTICLE_TEXT), (second_page, source)):
+        for sentence in doc.sentences:
+            assert sentence.text in text
+
+
+def test_second_page_with_other_furniture(second_page) -> None:  # type: ignore[no-untyped-def]
+    assert second_page.meta.title == "Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard"
+    assert second_page.meta.author == "Lars Holm and Maria Quist"
+    assert second_page.meta.date == "March 3, 2025"
+    text = kept_text(second_page)
+    for furniture in SECOND_PAGE_FURNITURE:
+        assert furniture not in text, furniture
+    body = [p.text for p in second_page.paragraphs if p.part == BODY]
+    assert len(body) == 4
+    assert body[-1].startswith("Construction is expected to begin in the autumn")
+    parts = {p.part for p in second_page.paragraphs}
+    assert {"standfirst", "caption", "byline", "dateline"} <= parts
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("1 week ago 29", "counter"),
+        ("5 min read", "counter"),
+        ("Olahraga Sehat| | | |", "navigation"),
+        ("News • Sport • Weather", "navigation"),
+        ("Already a subscriber? Log in.", "site chrome"),
+        ("Continue reading the main story", "site chrome"),
+        ("Copyright 2024 Example Media", "copyright"),
+        ("Credit...Reuters", "credit"),
+        ("---- *** ----", "mostly symbols"),
+    ],
+)
+def test_furniture_rules_name_their_reason(line: str, reason: str) -> None:
+    assert furniture_reason(line) == reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Diplomatic relations between the two nations ruptured in 2018.",
+        "Jan. 14, 2026, 12:00 a.m. ET",
+        "By Matina Stevis-Gridneff",
+        "The vote passed by nine votes to four.",
+    ],
+)
+def test_article_lines_are_not_furniture(line: str) -> None:
+    assert furniture_reason(line) is None
+
+
+def test_split_credit() -> None:
+    assert split_credit("He smiled.Credit...Pool photo by Yoan Valat") == ("He smiled.", "Credit...Pool photo by Yoan Valat")
+    assert split_credit("No credit here.") == ("No credit here.", None)
+
+
+def test_html_page_is_cleaned_like_text() -> None:
+    html = (
+        "<html><head><title>Site | Harbour vote</title><style>p{color:red}</style>"
+        "<script>var x = 'Read Entire Article';</script></head><body><nav>Home | World | Sport</nav>"
+        "<h1>Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard</h1><p>By Lars Holm</p>"
+        "<p>The council of Harbour Town voted on Monday to lease its disused docks.</p>"
+        "<p>Advertisement</p><p>The vote passed by nine votes to four.</p><footer>© 2025 Gazette</footer></body></html>"
+    )
+    doc = load_document("page.html", html.encode())
+    assert doc.meta.title == "Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard"
+    assert doc.meta.author == "Lars Holm"
+    body = [p.text for p in doc.paragraphs if p.part == BODY]
+    assert body == ["The council of Harbour Town voted on Monday to lease its disused docks.", "The vote passed by nine votes to four."]
+    assert "color" not in kept_text(doc) and "var x" not in kept_text(doc)
+
+
+def test_markdown_headings_and_wrapped_lines() -> None:
+    md = "# Quarterly Report\n\nRevenue grew by four percent in the third quarter, driven by\nstrong sales in the north.\n\n**Costs** fell as well.\n"
+    doc = load_document("report.md", md.encode())
+    assert doc.meta.title == "Quarterly Report"
+    assert [p.text for p in doc.paragraphs if p.part == BODY] == [
+        "Revenue grew by four percent in the third quarter, driven by strong sales in the north.",
+        "Costs fell as well.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\n  ", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "PNG"),
+        (b"PK\x03\x04rest", "ZIP"),
+        (b"abc\x00def" * 10, "binary"),
+    ],
+)
+def test_non_text_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(DocumentRejected, match=message):
+        decode_text(data)
+
+
+def test_utf16_and_latin1_are_decoded() -> None:
+    assert decode_text("Café au lait.".encode("utf-16")) == "Café au lait."
+    assert decode_text("Café au lait.".encode("latin-1")) == "Café au lait."
+
+
+def test_a_page_of_only_furniture_is_refused() -> None:
+    with pytest.raises(DocumentRejected, match="No article text"):
+        parse_document("Sign in | Register | Subscribe\nAdvertisement\n3 min read\n© 2025 Gazette\n")

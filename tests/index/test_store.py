@@ -1,0 +1,152 @@
+"""The index on disk: round trip, manifest checks, damage detection and atomic swaps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.engine import Engine
+from index.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from index.store import MANIFEST, UNITS, VECTORS, current_build, load_index, read_manifest
+
+from ..conftest import ARTICLE, engine_config
+from ..fakes import HashingEmbedder
+
+
+def built(tmp_path: Path, *corpus: Path) -> tuple[Engine, HashingEmbedder]:
+    embedder = HashingEmbedder()
+    engine = Engine(engine_config(tmp_path / "index", *corpus), embedder=embedder)
+    engine.build_from_paths()
+    return engine, embedder
+
+
+def test_round_trip_keeps_units_and_manifest(tmp_path: Path) -> None:
+    engine, _ = built(tmp_path)
+    stored = load_index(tmp_path / "index")
+    manifest = stored.manifest
+    assert manifest.model == "test/hashing-embedder"
+    assert manifest.dimension == 64
+    assert manifest.index_type == "flat"
+    assert manifest.counts["body_paragraphs"] == 6
+    assert manifest.counts["sentences"] == manifest.counts["vectors"] == len(stored.sentences) == 19
+    assert manifest.sources[0].name == "carney-beijing.txt"
+    assert len(manifest.sources[0].sha256) == 64
+    assert manifest.built_at.endswith("Z")
+    assert stored.documents[0].meta.author == "Matina Stevis-Gridneff"
+    assert [s.id for s in stored.sentences] == list(range(19))
+    # Nothing is pickled: units are JSON, vectors are FAISS's own format.
+    build = current_build(tmp_path / "index")
+    json.loads((build / UNITS).read_text())
+    assert not (build / VECTORS).read_bytes().startswith(b"\x80")
+
+
+def test_asking_with_an_index_on_disk_does_not_embed_the_corpus_again(tmp_path: Path) -> None:
+    built(tmp_path)
+    embedder = HashingEmbedder()
+    fresh = Engine(engine_config(tmp_path / "index"), embedder=embedder)
+    fresh.answer("why did relations rupture?")
+    assert embedder.encoded_texts == 1  # the question only
+
+
+def test_missing_index_is_built_on_first_use(fake_engine: Engine) -> None:
+    with pytest.raises(IndexMissing):
+        load_index(fake_engine.config.index_dir)
+    answer = fake_engine.answer("why did relations rupture?")
+    assert not answer.abstained
+    assert read_manifest(fake_engine.config.index_dir).counts["sentences"] == 19
+
+
+def test_other_model_is_a_mismatch_and_triggers_a_rebuild(tmp_path: Path) -> None:
+    built(tmp_path)
+    with pytest.raises(IndexMismatch, match="other/model"):
+        load_index(tmp_path / "index", expected_model="other/model")
+    embedder = HashingEmbedder(dimension=32, model_id="other/model")
+    engine = Engine(engine_config(tmp_path / "index", model="other/model"), embedder=embedder)
+    engine.ensure_ready()
+    manifest = read_manifest(tmp_path / "index")
+    assert (manifest.model, manifest.dimension) == ("other/model", 32)
+    assert embedder.encoded_texts == 19
+
+
+def test_changed_source_triggers_a_rebuild(tmp_path: Path) -> None:
+    corpus = tmp_path / "article.txt"
+    corpus.write_text(ARTICLE.read_text("utf-8"), "utf-8")
+    built(tmp_path, corpus)
+    corpus.write_text(ARTICLE.read_text("utf-8") + "\nA new closing paragraph about the talks was added later.\n", "utf-8")
+    engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
+    stored = engine.ensure_ready()
+    assert any("closing paragraph" in s.text for s in stored.sentences)
+
+
+@pytest.mark.parametrize("damage", ["truncate_vectors", "flip_units", "delete_vectors", "garble_manifest", "bad_current"])
+def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    built(tmp_path)
+    index_dir = tmp_path / "index"
+    build = current_build(index_dir)
+    if damage == "truncate_vectors":
+        data = (build / VECTORS).read_bytes()
+        (build / VECTORS).write_bytes(data[: len(data) // 2])
+    elif damage == "flip_units":
+        text = (build / UNITS).read_text("utf-8")
+        (build / UNITS).write_text(text.replace("ruptured", "repaired"), "utf-8")
+    elif damage == "delete_vectors":
+        (build / VECTORS).unlink()
+    elif damage == "garble_manifest":
+        (build / MANIFEST).write_text("{not json", "utf-8")
+    else:
+        (index_dir / "CURRENT").write_text("../../etc", "ascii")
+    with pytest.raises(IndexCorrupt):
+        load_index(index_dir)
+    engine = Engine(engine_config(index_dir), embedder=HashingEmbedder())
+    answer = engine.answer("why did relations rupture?")
+    assert any("ruptured in 2018" in c.text for c in answer.citations)
+    load_index(index_dir)  # healthy again
+
+
+def test_damaged_index_with_its_source_gone_is_a_clear_error(tmp_path: Path) -> None:
+    corpus = tmp_path / "article.txt"
+    corpus.write_text(ARTICLE.read_text("utf-8"), "utf-8")
+    built(tmp_path, corpus)
+    (current_build(tmp_path / "index") / VECTORS).write_bytes(b"garbage")
+    corpus.unlink()
+    engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
+    with pytest.raises(IndexMissing, match="source is gone"):
+        engine.ensure_ready()
+
+
+def test_an_uploaded_document_stays_live_and_is_rebuilt_from_its_kept_copy(tmp_path: Path) -> None:
+    engine, _ = built(tmp_path)
+    page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
+    engine.build_from_upload("harbour.txt", page)
+    # A new process sees the upload as the live corpus, not a stale configured article.
+    fresh = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    assert fresh.ensure_ready().documents[0].meta.author == "Lars Holm and Maria Quist"
+    (current_build(tmp_path / "index") / VECTORS).write_bytes(b"garbage")
+    again = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    assert again.ensure_ready().documents[0].meta.title.startswith("Harbour Town")
+
+
+STEPS = ["start", "units", "vectors", "manifest", "renamed", "current", "cleaned"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_build_interrupted_at_any_step_leaves_a_complete_index(tmp_path: Path, step: str) -> None:
+    engine, _ = built(tmp_path)
+    page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
+
+    def crash(name: str) -> None:
+        if name == step:
+            raise Interrupted(name)
+
+    with pytest.raises(Interrupted):
+        engine.build_from_upload("harbour.txt", page, on_step=crash)
+    stored = load_index(tmp_path / "index")  # verifies every file against the manifest
+    title = stored.documents[0].meta.title
+    before = STEPS.index(step) < STEPS.index("current")
+    assert title.startswith("Mark Carney" if before else "Harbour Town")
