@@ -1,0 +1,206 @@
+"""The Discord client: start-up, command sync, error replies, and `citebot run`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from index.engine import Engine
+from index.errors import CitebotError
+
+from .cogs.about import AboutCog
+from .cogs.ask import AskCog
+from .cogs.reindex import ReindexCog
+from .cooldown import Cooldown
+from .render import render_notice
+from .service import AnswerService
+from .settings import Settings
+
+log = logging.getLogger("citebot.client")
+
+EXIT_OK, EXIT_FAILED, EXIT_NO_TOKEN, EXIT_INTENTS = 0, 1, 2, 3
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Aim discord.py's REST and gateway at `api_base` and `gateway_url`.
+
+    discord.py keeps both as class attributes with no public setter, so this is process-wide;
+    every bot sets them from its own settings when it is built.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def bot_intents() -> discord.Intents:
+    """No privileged intents: Discord sends a message's text to a bot it mentions, and DMs."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    return intents
+
+
+class CitebotBot(commands.Bot):
+    """A `commands.Bot` whose features live in cogs, each handed the service it needs."""
+
+    def __init__(self, settings: Settings, engine: Engine, **options: Any) -> None:
+        point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(), **options,
+        )
+        self.settings = settings
+        self.service = AnswerService(engine, max_concurrent=settings.max_concurrent_answers)
+        self.downloads: aiohttp.ClientSession | None = None
+        self.synced = False
+
+    async def setup_hook(self) -> None:
+        await self.service.start()
+        self.downloads = aiohttp.ClientSession()
+        cooldown = Cooldown(self.settings.ask_cooldown_seconds)
+        await self.add_cog(AskCog(self, self.service, cooldown))
+        await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
+        await self.add_cog(AboutCog(self.service))
+        self.tree.on_error = self.on_app_command_error
+        await self.sync_commands()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Mentions are handled by AskCog; there are no prefix commands to process."""
+
+    async def on_ready(self) -> None:
+        log.info("Connected as %s to %d server(s).", self.user, len(self.guilds))
+
+    # ---- command sync ----------------------------------------------------------------------
+    async def sync_commands(self) -> None:
+        """Sync to DISCORD_GUILD_ID (instant) or globally, only when the commands changed (auto)."""
+        guild = discord.Object(id=self.settings.discord_guild_id) if self.settings.discord_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        mode = self.settings.sync_commands
+        if mode == "never":
+            return
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        state_file = self.settings.index_dir / "discord-sync.json"
+        key = f"{self.application_id}:{guild.id if guild else 'global'}"
+        state: dict[str, str] = {}
+        try:
+            state = json.loads(state_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        if mode == "auto" and state.get(key) == digest:
+            log.info("Slash commands unchanged; not syncing.")
+            return
+        await self.tree.sync(guild=guild)
+        self.synced = True
+        state[key] = digest
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(state), "utf-8")
+        log.info("Synced %d slash commands %s.", len(payload), f"to guild {guild.id}" if guild else "globally")
+
+    # ---- errors ------------------------------------------------------------------------------
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Every failure gets a short reply; unexpected ones also go to the log with a traceback."""
+        if isinstance(error, app_commands.MissingPermissions):
+            text = "Only members with the Manage Server permission can do that."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = "That command only works in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            text = "You can't use that command here."
+        elif isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, CitebotError):
+            text = f"Sorry, I can't do that right now: {error.original}"
+        else:
+            log.error("Command %s failed", interaction.command.name if interaction.command else "?", exc_info=error)
+            text = "Sorry, something went wrong. It has been logged."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(render_notice(text), ephemeral=True)
+            else:
+                await interaction.response.send_message(render_notice(text), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("Could not tell the user about an error: %s", text)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("Unhandled error in %s", event_method)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.downloads is not None:
+            await self.downloads.close()
+        self.service.close()
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log record."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg = message.replace(self.token, "[token]")
+                record.args = ()
+        return True
+
+
+def run_bot(settings: Settings) -> int:
+    """`citebot run`: connect with DISCORD_TOKEN and serve until SIGINT or SIGTERM."""
+    if not settings.discord_token:
+        print("citebot: DISCORD_TOKEN is not set. Put it in .env (copy .env.example) or in the environment.",
+              file=sys.stderr)
+        return EXIT_NO_TOKEN
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level, logging.INFO), root=True)
+    redactor = TokenRedactor(settings.discord_token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    settings.apply_model_environment()
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def serve(settings: Settings, **options: Any) -> int:
+    """Run the bot until it is closed; returns the process exit status."""
+    bot = CitebotBot(settings, Engine(settings.engine_config()), **options)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        async with bot:
+            await bot.start(settings.discord_token)
+    except discord.LoginFailure:
+        log.error("Discord rejected the token. Check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token).")
+        return EXIT_FAILED
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord closed the connection (4014): an intent citebot asked for is not enabled for this "
+                  "application. Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or remove it.")
+        return EXIT_INTENTS
+    except CitebotError as exc:
+        log.error("citebot cannot start: %s", exc)
+        return EXIT_FAILED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+    log.info("citebot stopped.")
+    return EXIT_OK

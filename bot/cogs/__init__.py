@@ -1,0 +1,1 @@
+"""One cog per feature: asking, reindexing, and telling what the bot knows."""

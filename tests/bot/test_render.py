@@ -1,0 +1,81 @@
+"""Rendering answers for Discord: limits, escaping and mention safety, without Discord."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.render import (
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    defuse_mentions,
+    render_about,
+    render_answer,
+    render_notice,
+    trim,
+)
+from index.answer import Answer, Citation
+from index.documents import DocumentMeta
+
+META = DocumentMeta(title="A *Title* with @everyone", author="Ann Author", date="Jan. 1, 2026")
+
+
+def answer_with(*texts: str, question: str = "why?") -> Answer:
+    citations = tuple(Citation(n, n, "body", t, 0.5) for n, t in enumerate(texts, start=1))
+    return Answer(question, " ".join(texts), False, citations, META, 1.0)
+
+
+def test_answer_embed_quotes_each_citation_with_its_paragraph() -> None:
+    embed = render_answer(answer_with("First quoted sentence.", "Second one."))
+    assert "> First quoted sentence.\n> — *¶1*" in embed.description
+    assert "*¶2*" in embed.description
+    assert embed.footer.text == "Ann Author · Jan. 1, 2026"
+    assert embed.author.name == "Q: why?"
+
+
+def test_markdown_and_mentions_in_quotes_are_made_inert() -> None:
+    embed = render_answer(answer_with("Ping @everyone and <@&123> in <#456>, **bold** `code`", question="@here hi"))
+    text = embed.description
+    assert "@everyone" not in text and "@\u200beveryone" in text
+    assert "<@&123>" not in text and "<#456>" not in text
+    assert "\\*\\*bold\\*\\*" in text and "\\`code\\`" in text
+    assert "@here" not in embed.author.name
+    assert "\\*Title\\*" in embed.title and "@everyone" not in embed.title
+
+
+def test_long_answers_are_trimmed_at_a_sentence_within_the_limit() -> None:
+    long_quote = " ".join(f"Sentence number {i} is here." for i in range(600))
+    embed = render_answer(answer_with(long_quote))
+    assert len(embed.description) <= DESCRIPTION_LIMIT
+    assert embed.description.endswith("is here.")
+    assert len(embed) <= EMBED_TOTAL_LIMIT
+
+
+def test_trim_cuts_at_a_word_when_there_is_no_sentence_end() -> None:
+    text = "word " * 1000
+    out = trim(text, 100)
+    assert len(out) <= 100 and out.endswith("…") and "wor…" not in out
+
+
+def test_abstention_says_so_plainly() -> None:
+    answer = Answer("capital of Australia?", "The document does not answer that.", True, (), META, 0.1)
+    embed = render_answer(answer)
+    assert "doesn't answer that" in embed.description and "¶" not in embed.description
+
+
+def test_about_lists_what_the_bot_knows() -> None:
+    embed = render_about(META, paragraphs=6, sentences=19, model="m", built_at="2026-01-01T00:00:00Z", index_type="flat")
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Author"] == "Ann Author" and "6 paragraphs" in fields["Indexed"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=3000), min_size=1, max_size=3), st.text(max_size=2000))
+def test_any_answer_renders_within_limits_and_without_live_mentions(texts: list[str], question: str) -> None:
+    embed = render_answer(answer_with(*texts, question=question))
+    assert len(embed.description or "") <= DESCRIPTION_LIMIT
+    assert len(embed) <= EMBED_TOTAL_LIMIT
+    for part in (embed.description or "", embed.author.name or "", embed.title or ""):
+        assert defuse_mentions(part) == part  # nothing left that could render as a mention
+    assert len(render_notice(question * 3)) <= CONTENT_LIMIT

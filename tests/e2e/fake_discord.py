@@ -1,0 +1,364 @@
+"""A small Discord-compatible server (REST under /api/v10 and a gateway websocket) on 127.0.0.1.
+
+The real discord.py client talks to it over real sockets. It records what the bot sends and lets a
+test dispatch gateway events, inject 429s, force reconnects and serve attachment files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+TOKEN = "test-token.abc.def"
+APP_ID = 4242
+BOT_ID = 4242
+GUILD_ID = 1000
+CHANNEL_ID = 2000
+MANAGE_GUILD = 1 << 5
+JSON = "application/json"  # exactly this: discord.py rejects "; charset=utf-8"
+
+_ids = itertools.count(900_000)
+
+
+def snowflake() -> str:
+    return str(next(_ids))
+
+
+def user(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
+            "bot": bot, "flags": 0, "public_flags": 0}
+
+
+BOT_USER = user(BOT_ID, "citebot", bot=True)
+
+
+@dataclass
+class Recorded:
+    """One REST request the bot made."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeDiscord:
+    """The server. Start with `await server.start()`; its URLs go into citebot's settings."""
+
+    def __init__(self, *, token: str = TOKEN, close_code_on_identify: int | None = None) -> None:
+        self.token = token
+        self.close_code_on_identify = close_code_on_identify
+        self.requests: list[Recorded] = []
+        self.files: dict[str, bytes] = {}
+        self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to give
+        self.fail_next: dict[str, int] = {}  # path prefix -> how many 401s (expired tokens) to give
+        self.identifies = 0
+        self.resumes = 0
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.messages: dict[str, dict[str, Any]] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/gateway", self._gateway)
+        app.router.add_route("GET", "/files/{name}", self._file)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def file_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/files/{name}"
+
+    # ---- what tests look at -----------------------------------------------------------
+    def calls(self, method: str, prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until predicate() is truthy (checked after every request and gateway event)."""
+        async def waiter() -> Any:
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+        return await asyncio.wait_for(waiter(), timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---- gateway -------------------------------------------------------------------------
+    async def send_event(self, name: str, data: dict[str, Any]) -> None:
+        self._seq += 1
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_str(json.dumps({"op": 0, "t": name, "s": self._seq, "d": data}))
+
+    async def send_op(self, op: int, data: Any = None) -> None:
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_str(json.dumps({"op": op, "d": data}))
+
+    async def close_gateway(self, code: int) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=code)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 2000}}))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(msg.data)
+                await self._on_gateway(ws, payload)
+        finally:
+            self._sockets.remove(ws)
+            await self._notify()
+        return ws
+
+    async def _on_gateway(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+        op = payload.get("op")
+        if op == 1:
+            await ws.send_str(json.dumps({"op": 11}))
+        elif op == 2:
+            if payload["d"].get("token") != self.token:
+                await ws.close(code=4004)
+                return
+            if self.close_code_on_identify:
+                await ws.close(code=self.close_code_on_identify)
+                return
+            self.identifies += 1
+            self._seq += 1
+            ready = {
+                "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "session_id": f"session-{self.identifies}", "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": [],
+            }
+            await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
+            self._seq += 1
+            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild_payload()}))
+        elif op == 6:
+            self.resumes += 1
+            self._seq += 1
+            await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
+        await self._notify()
+
+    # ---- REST ----------------------------------------------------------------------------
+    async def _file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[name], content_type="application/octet-stream")
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body = await _read_body(request)
+        self.requests.append(Recorded(request.method, path, dict(request.query), body))
+        await self._notify()
+        if request.headers.get("Authorization") not in (f"Bot {self.token}", None) and not path.startswith(("/webhooks", "/interactions")):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for prefix, count in list(self.rate_limit_next.items()):
+            if count and path.startswith(prefix):
+                self.rate_limit_next[prefix] = count - 1
+                return web.Response(
+                    status=429, body=json.dumps({"message": "You are being rate limited.", "retry_after": 0.05, "global": False}).encode(),
+                    headers={"Content-Type": JSON, "Via": "1.1 google", "Retry-After": "1"},
+                )
+        for prefix, count in list(self.fail_next.items()):
+            if count and path.startswith(prefix):
+                self.fail_next[prefix] = count - 1
+                return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        return await self._route(request.method, path, body)
+
+    async def _route(self, method: str, path: str, body: Any) -> web.Response:
+        parts = path.strip("/").split("/")
+        if path == "/users/@me":
+            return _json(BOT_USER)
+        if path == "/oauth2/applications/@me":
+            return _json(application_payload())
+        if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
+            return _json([{**cmd, "id": snowflake(), "application_id": str(APP_ID), "version": "1"} for cmd in body or []])
+        if method == "GET" and parts[0] == "applications" and parts[-1] == "commands":
+            return _json([])
+        if parts[0] == "channels" and parts[-1] == "typing":
+            return web.Response(status=204)
+        if method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
+            return _json(self._store_message(parts[1], body))
+        if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
+            return self._interaction_callback(parts[1], body)
+        if parts[0] == "webhooks":
+            token = parts[2]
+            if method == "POST" and len(parts) == 3:
+                return _json(self._store_message(str(CHANNEL_ID), body, key=f"followup:{token}:{snowflake()}"))
+            if method == "PATCH" and parts[-1] == "@original":
+                return _json(self._store_message(str(CHANNEL_ID), body, key=f"original:{token}"))
+            if method == "GET" and parts[-1] == "@original":
+                return _json(self.messages.get(f"original:{token}") or message_payload(str(CHANNEL_ID), {}))
+            if method == "DELETE":
+                return web.Response(status=204)
+        return _json({"message": f"no route {method} {path}", "code": 0}, status=404)
+
+    def _interaction_callback(self, interaction_id: str, body: dict[str, Any]) -> web.Response:
+        kind = body.get("type")
+        data = body.get("data") or {}
+        ephemeral = bool(int(data.get("flags", 0) or 0) & 64)
+        payload: dict[str, Any] = {
+            "interaction": {"id": interaction_id, "type": 2, "response_message_loading": kind == 5,
+                            "response_message_ephemeral": ephemeral},
+        }
+        if kind in (4, 5):
+            token = self._interaction_tokens.get(interaction_id, "")
+            message = self._store_message(str(CHANNEL_ID), data, key=f"original:{token}")
+            payload["resource"] = {"type": kind, "message": message}
+        return _json(payload)
+
+    @property
+    def _interaction_tokens(self) -> dict[str, str]:
+        return getattr(self, "_tokens", {})
+
+    def _store_message(self, channel_id: str, body: dict[str, Any] | None, key: str | None = None) -> dict[str, Any]:
+        message = message_payload(channel_id, body or {})
+        self.messages[key or f"channel:{channel_id}:{message['id']}"] = message
+        return message
+
+    # ---- helpers for tests -------------------------------------------------------------
+    def channel_messages(self) -> list[dict[str, Any]]:
+        return [m for k, m in self.messages.items() if k.startswith("channel:")]
+
+    def original(self, token: str) -> dict[str, Any] | None:
+        return self.messages.get(f"original:{token}")
+
+    def followups(self, token: str) -> list[dict[str, Any]]:
+        return [m for k, m in self.messages.items() if k.startswith(f"followup:{token}:")]
+
+    async def mention(self, content: str, *, author_id: int = 555, bot_author: bool = False, mention_bot: bool = True,
+                      channel_id: int = CHANNEL_ID) -> str:
+        """Dispatch MESSAGE_CREATE for a member's message; returns the message id."""
+        message_id = snowflake()
+        author = user(author_id, f"member{author_id}", bot=bot_author)
+        data = {
+            "id": message_id, "channel_id": str(channel_id), "guild_id": str(GUILD_ID), "author": author,
+            "member": {"roles": [], "joined_at": "2025-01-01T00:00:00+00:00", "flags": 0, "deaf": False, "mute": False},
+            "content": content, "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [BOT_USER] if mention_bot else [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+        }
+        await self.send_event("MESSAGE_CREATE", data)
+        return message_id
+
+    async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, permissions: int = 0,
+                    user_id: int = 555, resolved: dict[str, Any] | None = None) -> str:
+        """Dispatch INTERACTION_CREATE for a slash command; returns the interaction token."""
+        interaction_id = snowflake()
+        token = f"itoken-{interaction_id}"
+        if not hasattr(self, "_tokens"):
+            self._tokens: dict[str, str] = {}
+        self._tokens[interaction_id] = token
+        data: dict[str, Any] = {"id": snowflake(), "name": name, "type": 1, "options": options or []}
+        if resolved:
+            data["resolved"] = resolved
+        payload = {
+            "id": interaction_id, "application_id": str(APP_ID), "type": 2, "token": token, "version": 1,
+            "attachment_size_limit": 10 * 1024 * 1024, "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
+            "channel": {"id": str(CHANNEL_ID), "type": 0, "name": "general", "guild_id": str(GUILD_ID), "position": 0,
+                        "permission_overwrites": [], "nsfw": False, "parent_id": None},
+            "member": {"user": user(user_id, f"member{user_id}"), "roles": [], "flags": 0, "permissions": str(permissions),
+                       "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False},
+            "data": data, "app_permissions": str((1 << 53) - 1), "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
+        }
+        await self.send_event("INTERACTION_CREATE", payload)
+        return token
+
+    def attachment(self, name: str, data: bytes, *, declared_size: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Serve `data` as an upload; returns (options, resolved) for a /reindex interaction."""
+        self.files[name] = data
+        attachment_id = snowflake()
+        info = {"id": attachment_id, "filename": name, "size": len(data) if declared_size is None else declared_size,
+                "url": self.file_url(name), "proxy_url": self.file_url(name), "content_type": "text/plain"}
+        return [{"name": "file", "type": 11, "value": attachment_id}], {"attachments": {attachment_id: info}}
+
+
+def guild_payload() -> dict[str, Any]:
+    return {
+        "id": str(GUILD_ID), "name": "Test Server", "owner_id": "1", "unavailable": False, "member_count": 2,
+        "large": False, "features": [], "emojis": [], "stickers": [], "threads": [], "presences": [], "voice_states": [],
+        "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [], "icon": None, "splash": None,
+        "banner": None, "description": None, "verification_level": 0, "default_message_notifications": 0,
+        "explicit_content_filter": 0, "afk_timeout": 300, "mfa_level": 0, "nsfw_level": 0, "premium_tier": 0,
+        "preferred_locale": "en-US", "system_channel_flags": 0, "joined_at": "2025-01-01T00:00:00+00:00",
+        "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": "104324673", "position": 0, "color": 0,
+                   "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+        "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0, "permission_overwrites": [],
+                      "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None, "rate_limit_per_user": 0}],
+        "members": [{"user": BOT_USER, "roles": [], "joined_at": "2025-01-01T00:00:00+00:00", "flags": 0,
+                     "deaf": False, "mute": False}],
+    }
+
+
+def application_payload() -> dict[str, Any]:
+    return {
+        "id": str(APP_ID), "name": "citebot", "description": "", "icon": None, "bot_public": True,
+        "bot_require_code_grant": False, "owner": user(1, "owner"), "team": None, "verify_key": "00", "flags": 0,
+        "summary": "", "rpc_origins": [], "interactions_endpoint_url": None, "redirect_uris": [],
+    }
+
+
+def message_payload(channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    message = {
+        "id": snowflake(), "channel_id": channel_id, "author": BOT_USER, "content": body.get("content") or "",
+        "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": body.get("embeds") or [], "pinned": False,
+        "type": 0, "flags": int(body.get("flags") or 0), "components": [],
+        "allowed_mentions": body.get("allowed_mentions"), "message_reference": body.get("message_reference"),
+    }
+    return {k: v for k, v in message.items() if v is not None}
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), headers={"Content-Type": JSON})
+
+
+async def _read_body(request: web.Request) -> Any:
+    if request.content_type == "application/json":
+        return await request.json()
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        body: Any = None
+        async for part in reader:
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                body = json.loads(await part.text())  # type: ignore[union-attr]
+        return body
+    raw = await request.read()
+    return json.loads(raw) if raw else None
