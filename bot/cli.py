@@ -181,7 +181,9 @@ def configure_logging(settings: Settings) -> None:
     """Our own loggers at the configured level; chatty libraries only from warnings up."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("citebot").setLevel(getattr(logging, settings.log_level, logging.INFO))
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # Some libraries (bm25s) set their own loggers to DEBUG on import; the handler keeps them quiet.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name.startswith("citebot"))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -163,10 +163,13 @@ def run_bot(settings: Settings) -> int:
         print("citebot: DISCORD_TOKEN is not set. Put it in .env (copy .env.example) or in the environment.",
               file=sys.stderr)
         return EXIT_NO_TOKEN
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level, logging.INFO), root=True)
+    level = getattr(logging, settings.log_level, logging.INFO)
+    discord.utils.setup_logging(level=level, root=True)
     redactor = TokenRedactor(settings.discord_token)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
+        # Some libraries (bm25s) set their own loggers to DEBUG on import; hold them to LOG_LEVEL.
+        handler.setLevel(level)
     settings.apply_model_environment()
     try:
         return asyncio.run(serve(settings))

@@ -90,7 +90,7 @@ class Engine:
             try:
                 stored = self._load_checked()
             except IndexMissing as problem:
-                log.info("%s Building it now.", problem)
+                log.debug("%s Building it now.", problem)
                 self._rebuild_after(problem, progress)
                 stored = self._load_checked()
             except (IndexMismatch, IndexCorrupt) as problem:

@@ -92,8 +92,11 @@ class ProgressMessage:
         await self.show(text)
         if self.token_expired and self.interaction.channel is not None:
             try:
-                await self.interaction.channel.send(render_notice(f"{self.interaction.user.mention}: {text}"),  # type: ignore[union-attr]
-                                                    allowed_mentions=discord.AllowedMentions(users=[self.interaction.user]))
+                # The admin who asked is pinged (and only them): the reply they were waiting on is gone.
+                await self.interaction.channel.send(  # type: ignore[union-attr]
+                    f"{self.interaction.user.mention}: {render_notice(text)}",
+                    allowed_mentions=discord.AllowedMentions(users=[self.interaction.user]),
+                )
             except discord.HTTPException:
                 log.warning("Reindex finished but the result could not be posted: %s", text)
 

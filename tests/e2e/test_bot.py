@@ -202,3 +202,44 @@ async def test_privileged_intent_close_exits_with_a_clear_status(settings: Setti
 
 async def test_rejected_token_exits_with_a_clear_status(settings: Settings) -> None:
     assert await serve(with_settings(settings, discord_token="wrong")) == EXIT_FAILED
+
+
+async def test_cooldown_answers_with_a_friendly_wait(server: FakeDiscord, settings: Settings, make_engine) -> None:  # type: ignore[no-untyped-def]
+    slow = with_settings(settings, ask_cooldown_seconds=30.0)
+    async with running_bot(slow, make_engine(slow)):
+        first = await server.mention("<@4242> why did relations rupture?")
+        await server.wait_for(lambda: replies_to(server, first))
+        second = await server.mention("<@4242> who wrote this?")
+        (reply,) = await server.wait_for(lambda: replies_to(server, second))
+        assert "try again in" in reply["content"] and not reply.get("embeds")
+        other = await server.mention("<@4242> who wrote this?", author_id=999)  # someone else is not held up
+        (answer,) = await server.wait_for(lambda: replies_to(server, other))
+        assert "Matina" in descriptions(answer)
+
+
+async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord, bot: CitebotBot) -> None:
+    limit = bot.settings.max_upload_bytes
+    options, resolved = server.attachment("liar.txt", b"A Title\n\n" + b"word " * (limit // 4), declared_size=100)
+    token = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
+    await server.wait_for(lambda: "Not reindexed" in ((server.original(token) or {}).get("content") or ""))
+    assert "limit" in server.original(token)["content"]
+    assert bot.service.engine.loaded.documents[0].meta.title.startswith("Mark Carney")
+
+
+async def test_a_second_reindex_is_told_one_is_running(server: FakeDiscord, bot: CitebotBot) -> None:
+    big = ("Shipments Log\n\n" + "\n\n".join(f"Shipment {i} of blades reached the quay on day {i}." for i in range(800))).encode()
+    options, resolved = server.attachment("big.txt", big)
+    first = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
+    await server.wait_for(lambda: "Embedding" in ((server.original(first) or {}).get("content") or ""), timeout=30)
+    await server.slash("reindex", [], permissions=MANAGE_GUILD)
+    callbacks = await server.wait_for(lambda: [c for c in server.calls("POST", "/interactions/") if c.body["type"] == 4])
+    assert "still running" in callbacks[0].body["data"]["content"]
+    await server.wait_for(lambda: "Reindexed" in ((server.original(first) or {}).get("content") or ""), timeout=120)
+
+
+async def test_expired_interaction_token_during_reindex_falls_back_to_the_channel(server: FakeDiscord, bot: CitebotBot) -> None:
+    server.fail_next["/webhooks/"] = 1000  # every edit of the deferred reply is refused as expired
+    token = await server.slash("reindex", [], permissions=MANAGE_GUILD)
+    (notice,) = await server.wait_for(lambda: [m for m in server.channel_messages() if "Reindexed" in m["content"]], timeout=30)
+    assert "<@555>" in notice["content"] and [str(u) for u in notice["allowed_mentions"]["users"]] == ["555"]
+    assert server.original(token) is not None  # only the deferral itself went through
