@@ -194,7 +194,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except SettingsError as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings)
+    if args.command != "run":  # the bot sets up discord.py's logging itself
+        configure_logging(settings)
     try:
         return int(args.handler(settings, args, out))
     except CitebotError as exc:

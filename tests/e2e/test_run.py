@@ -1,0 +1,50 @@
+"""`citebot run` as a user starts it: token from the environment, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+from .fake_discord import TOKEN, FakeDiscord
+from .test_bot import replies_to
+
+
+async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
+    env = {**os.environ, "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": server.api_base,
+           "DISCORD_GATEWAY_URL": server.gateway_url, "INDEX_DIR": str(tmp_path / "index"), "LOG_LEVEL": "DEBUG",
+           "ASK_COOLDOWN_SECONDS": "0"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_for(lambda: server.identifies == 1, timeout=120)
+        message_id = await server.mention("<@4242> why did relations rupture?")
+        (reply,) = await server.wait_for(lambda: replies_to(server, message_id), timeout=30)
+        assert "ruptured in 2018" in reply["embeds"][0]["description"]
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = (stdout + stderr).decode()
+    assert process.returncode == 0, log
+    assert "Synced 3 slash commands" in log and "citebot stopped." in log
+    assert TOKEN not in log
+
+
+def test_citebot_run_without_a_token_says_where_to_put_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"], out=io.StringIO()) == 2
+    assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
