@@ -39,7 +39,7 @@ class AnswerService:
 
     def _warm_up(self) -> None:
         self.engine.ensure_ready()
-        self.engine.embedder.encode(["warm up"])
+        self.engine.query_embedder.encode(["warm up"])
 
     async def answer(self, question: str) -> Answer:
         async with self._slots:

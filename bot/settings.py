@@ -43,6 +43,7 @@ class Settings:
     coverage_weight: float = AnswerPolicy.coverage_weight
     max_citations: int = AnswerPolicy.max_citations
     approx_index_threshold: int = 200_000
+    query_encoder: str = "auto"
     max_upload_bytes: int = 2_000_000
     ask_cooldown_seconds: float = 5.0
     max_concurrent_answers: int = 4
@@ -70,6 +71,8 @@ class Settings:
     def validate(self) -> None:
         if self.sync_commands not in ("auto", "always", "never"):
             raise SettingsError("SYNC_COMMANDS must be auto, always or never.")
+        if self.query_encoder not in ("auto", "sentence-transformers"):
+            raise SettingsError("QUERY_ENCODER must be auto or sentence-transformers.")
         if not 1 <= self.max_citations <= 3:
             raise SettingsError("MAX_CITATIONS must be between 1 and 3.")
         if self.max_concurrent_answers < 1:
@@ -89,6 +92,7 @@ class Settings:
             ),
             approximate_from=self.approx_index_threshold,
             max_document_bytes=self.max_upload_bytes,
+            query_encoder=self.query_encoder,
         )
 
     def apply_model_environment(self) -> None:

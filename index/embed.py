@@ -6,10 +6,11 @@ it loads with no network. Vectors are L2-normalised so inner product is cosine s
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -68,6 +69,13 @@ class SentenceTransformerEmbedder:
         model = self._load()
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(get_dim())
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[Any]:
+        """The loaded model, with no encode running meanwhile (for exporting it)."""
+        model = self._load()
+        with self._lock:
+            yield model
 
     def _load(self):  # type: ignore[no-untyped-def]
         with self._lock:

@@ -50,6 +50,8 @@ class EngineConfig:
     approximate_from: int = 200_000
     max_document_bytes: int = 2_000_000
     batch_size: int = 64
+    # "auto": answer with the ONNX export when one exists (made at index time), else the model.
+    query_encoder: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,33 @@ class Engine:
     def __init__(self, config: EngineConfig, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
+        self._query_embedder: Embedder | None = None
         self._live: _Live | None = None
         self._load_lock = threading.Lock()
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """What embeds questions: the ONNX export if there is one, else the build model."""
+        if self._query_embedder is None:
+            self._query_embedder = self._onnx_embedder() or self.embedder
+        return self._query_embedder
+
+    def _onnx_embedder(self) -> Embedder | None:
+        if self.config.query_encoder == "sentence-transformers" or not isinstance(self.embedder, SentenceTransformerEmbedder):
+            return None
+        from .onnx_encoder import load_onnx_embedder
+
+        return load_onnx_embedder(self.config.index_dir, canonical_model_id(self.config.model))
+
+    def _export_query_encoder(self) -> None:
+        if self.config.query_encoder == "sentence-transformers" or not isinstance(self.embedder, SentenceTransformerEmbedder):
+            return
+        from .onnx_encoder import export_onnx
+
+        with self.embedder.exclusive() as model:
+            exported = export_onnx(model, canonical_model_id(self.config.model), self.config.index_dir)
+        if exported is not None and self._query_embedder is self.embedder:
+            self._query_embedder = None  # the next question picks up the export
 
     # ---- loading -------------------------------------------------------------------------
     @property
@@ -197,6 +224,7 @@ class Engine:
                 texts, batch_size=self.config.batch_size, progress=lambda done, total: report("embedding", done, total)
             )
             report("writing", 0, 1)
+            self._export_query_encoder()
             vectors, kind, params = build_vector_index(matrix, approximate_from=self.config.approximate_from)
             manifest = write_index(
                 self.config.index_dir, documents=documents, vectors=vectors,
@@ -226,7 +254,7 @@ class Engine:
                 if meta_answer is not None:
                     return _timed(meta_answer, {"total": _ms(started)})
         t0 = time.perf_counter()
-        vector = self.embedder.encode([question])[0]
+        vector = self.query_embedder.encode([question])[0]
         t1 = time.perf_counter()
         retrieval = live.retriever.retrieve(question, vector)
         t2 = time.perf_counter()

@@ -21,6 +21,7 @@ from ..conftest import ARTICLE_TEXT, DATA
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     index_dir = tmp_path / "index"
     monkeypatch.setenv("INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("QUERY_ENCODER", "sentence-transformers")  # the default path runs in a subprocess below
     monkeypatch.chdir(tmp_path)  # no stray .env
     return index_dir
 

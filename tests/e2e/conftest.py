@@ -32,6 +32,8 @@ def settings(server: FakeDiscord, tmp_path: Path) -> Settings:
     return Settings(
         discord_token=TOKEN, discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
         index_dir=tmp_path / "index", corpus_paths=(ARTICLE,), ask_cooldown_seconds=0.0,
+        # The ONNX export (tests/index/test_onnx.py) would add seconds to every bot's first build.
+        query_encoder="sentence-transformers",
     )
 
 

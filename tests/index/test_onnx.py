@@ -1,0 +1,39 @@
+"""The torch-free query path gives the same vectors (to 1e-5) and the same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index.embed import DEFAULT_MODEL
+from index.engine import Engine, EngineConfig
+from index.evaluate import read_questions
+from index.onnx_encoder import OnnxEmbedder, encoder_dir, export_onnx, load_onnx_embedder
+
+from ..conftest import ARTICLE, DATA
+
+
+def test_export_agrees_with_sentence_transformers_to_1e_5(real_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with real_embedder.exclusive() as model:
+        directory = export_onnx(model, DEFAULT_MODEL, tmp_path)
+    assert directory == encoder_dir(tmp_path, DEFAULT_MODEL)
+    onnx = load_onnx_embedder(tmp_path, DEFAULT_MODEL)
+    assert isinstance(onnx, OnnxEmbedder) and onnx.dimension == 384
+    questions = [q.question for q in read_questions(DATA / "dev_questions.jsonl")]
+    sentences = ARTICLE.read_text("utf-8").splitlines()
+    for texts in (questions, [s for s in sentences if s.strip()]):
+        difference = np.abs(onnx.encode(texts) - real_embedder.encode(texts)).max()
+        assert difference < 1e-5
+    assert load_onnx_embedder(tmp_path, "another/model") is None
+
+
+def test_engine_answers_through_the_export_with_the_same_results(real_engine: Engine, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(real_engine.query_embedder, OnnxEmbedder)  # exported when the index was built
+    plain = Engine(EngineConfig(index_dir=real_engine.config.index_dir, corpus_paths=(ARTICLE,),
+                                query_encoder="sentence-transformers"), embedder=real_embedder)
+    assert plain.query_embedder is real_embedder
+    for question in ["why did relations rupture?", "wht happend to the two canadian citizens", "capital of Australia?"]:
+        fast, slow = real_engine.answer(question), plain.answer(question)
+        assert [c.text for c in fast.citations] == [c.text for c in slow.citations]
+        assert abs(fast.confidence - slow.confidence) < 1e-4
