@@ -6,16 +6,21 @@ import dataclasses
 import logging
 import threading
 import time
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .answer import Answer, AnswerPolicy, abstain, compose, compose_metadata, metadata_part
-from .documents import Document, Sentence
+from .documents import Document, Paragraph, Sentence
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import CitebotError, DocumentRejected, IndexCorrupt, IndexMismatch, IndexMissing, QuestionRejected
-from .ingest import load_document
+from .ingest import load_document, split_paragraph
 from .retrieve import Retriever
 from .store import (
     IndexManifest,
@@ -37,6 +42,8 @@ log = logging.getLogger("citebot.engine")
 BuildProgress = Callable[[str, int, int], None]
 
 MAX_QUESTION_CHARS = 1000
+_SPLIT_CHUNK = 256
+_PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ class Engine:
         """Replace the corpus with one uploaded document: validated first, kept, then indexed."""
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
-        load_document(name, data)  # refuse a bad file before anything is written
+        load_document(name, data, split=False)  # refuse a bad file before anything is written
         kept = keep_upload(self.config.index_dir, name, data)
         return self._build([kept], origin="upload", progress=progress, on_step=on_step, display_names=[name])
 
@@ -209,20 +216,15 @@ class Engine:
         started = time.perf_counter()
         with build_lock(self.config.index_dir):
             report("parsing", 0, len(paths))
-            documents: list[Document] = []
+            skeletons: list[Document] = []
             sources: list[SourceRecord] = []
             for number, path in enumerate(paths):
                 data = self._read_capped(path)
                 name = display_names[number] if display_names else path.name
-                documents.append(load_document(name, data))
+                skeletons.append(load_document(name, data, split=False))
                 sources.append(SourceRecord(name, sha256_bytes(data), len(data), origin, str(path.resolve())))
                 report("parsing", number + 1, len(paths))
-            documents = _renumber(documents)
-            texts = [s.text for d in documents for s in d.sentences]
-            report("embedding", 0, len(texts))
-            matrix = self.embedder.encode(
-                texts, batch_size=self.config.batch_size, progress=lambda done, total: report("embedding", done, total)
-            )
+            documents, matrix = self._split_and_embed(skeletons, report)
             report("writing", 0, 1)
             self._export_query_encoder()
             vectors, kind, params = build_vector_index(matrix, approximate_from=self.config.approximate_from)
@@ -238,6 +240,38 @@ class Engine:
         seconds = time.perf_counter() - started
         report("done", 1, 1)
         return BuildReport(manifest, documents[0].meta.title if documents else "", seconds)
+
+    def _split_and_embed(self, skeletons: list[Document], report: BuildProgress) -> tuple[list[Document], np.ndarray]:
+        """Split every paragraph into sentences, then embed them all in one pass.
+
+        Splitting is pure Python; on large corpora it runs in worker processes (one per core) so
+        it neither holds the GIL nor competes with the model for long.
+        """
+        work = [(d, i, p) for d, doc in enumerate(skeletons) for i, p in enumerate(doc.paragraphs)]
+        chunks = [work[k : k + _SPLIT_CHUNK] for k in range(0, len(work), _SPLIT_CHUNK)]
+        if len(work) >= _PARALLEL_SPLIT_FROM and (os.cpu_count() or 1) > 1:
+            context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+            with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), mp_context=context) as pool:
+                split = [pair for part in pool.map(_split_chunk, chunks) for pair in part]
+        else:
+            split = [pair for chunk in chunks for pair in _split_chunk(chunk)]
+        sentences: list[list[Sentence]] = [[] for _ in skeletons]
+        for d, sentence in split:
+            sentences[d].append(sentence)
+        next_id = 0
+        documents = []
+        for doc, own in zip(skeletons, sentences):
+            numbered = tuple(dataclasses.replace(s, id=next_id + n) for n, s in enumerate(own))
+            next_id += len(numbered)
+            documents.append(Document(doc.meta, doc.paragraphs, numbered, doc.dropped_lines))
+        texts = [s.text for _, s in split]
+        if not texts:
+            raise DocumentRejected("No article text is left after removing page furniture.")
+        report("embedding", 0, len(texts))
+        matrix = self.embedder.encode(
+            texts, batch_size=self.config.batch_size, progress=lambda done, total: report("embedding", done, total)
+        )
+        return documents, matrix
 
     # ---- answering -----------------------------------------------------------------------
     def answer(self, question: str) -> Answer:
@@ -274,17 +308,8 @@ def clean_question(question: str) -> str:
     return text
 
 
-def _renumber(documents: list[Document]) -> list[Document]:
-    """Give sentences corpus-wide ids in document order."""
-    out: list[Document] = []
-    next_id = 0
-    for doc in documents:
-        sentences = tuple(
-            Sentence(next_id + i, s.paragraph_index, s.part, s.paragraph, s.text) for i, s in enumerate(doc.sentences)
-        )
-        next_id += len(sentences)
-        out.append(Document(doc.meta, doc.paragraphs, sentences, doc.dropped_lines))
-    return out
+def _split_chunk(chunk: list[tuple[int, int, Paragraph]]) -> list[tuple[int, Sentence]]:
+    return [(d, sentence) for d, index, paragraph in chunk for sentence in split_paragraph(paragraph, index)]
 
 
 def _ms(started: float) -> float:

@@ -44,6 +44,7 @@ _CREDIT_LINE = re.compile(
 
 _SEPARATORS = "|•·›»"
 _CHROME_MAX_WORDS = 40
+_SHAPE_SAMPLE = 400
 
 
 def split_credit(line: str) -> tuple[str, str | None]:
@@ -60,11 +61,12 @@ def furniture_reason(line: str) -> str | None:
     if not text:
         return "blank"
     words = text.split()
-    letters = sum(ch.isalpha() for ch in text)
-    alphanumerics = sum(ch.isalnum() for ch in text)
-    if letters == 0 or alphanumerics / len(text) < 0.5:
+    head = text[:_SHAPE_SAMPLE]  # the shape of a line shows in its start; prose lines are long
+    letters = sum(ch.isalpha() for ch in head)
+    alphanumerics = sum(ch.isalnum() for ch in head)
+    if letters == 0 or alphanumerics / len(head) < 0.5:
         return "mostly symbols"
-    if sum(text.count(sep) for sep in _SEPARATORS) >= 2:
+    if len(words) <= _CHROME_MAX_WORDS and sum(text.count(sep) for sep in _SEPARATORS) >= 2:
         return "navigation"
     if _COUNTER.match(text):
         return "counter"

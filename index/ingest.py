@@ -8,7 +8,7 @@ numbered from 1 so citations stay stable between builds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from .documents import BODY, Document, DocumentMeta, Paragraph, Sentence
@@ -51,8 +51,12 @@ class _RawParagraph:
     block: int
 
 
-def parse_document(text: str, source_name: str = "", declared_title: str | None = None) -> Document:
-    """Clean a page's text into a Document, or raise DocumentRejected when no article is left."""
+def parse_document(text: str, source_name: str = "", declared_title: str | None = None, *, split: bool = True) -> Document:
+    """Clean a page's text into a Document, or raise DocumentRejected when no article is left.
+
+    With split=False the sentences are left empty for the caller to fill with `split_paragraph`
+    (the index build splits while it embeds).
+    """
     dropped: list[str] = []
     blocks = _kept_blocks(text, dropped)
     paragraphs_raw: list[_RawParagraph] = []
@@ -70,15 +74,16 @@ def parse_document(text: str, source_name: str = "", declared_title: str | None 
 
     author = next((_BYLINE.match(p.text).group("names") for p in paragraphs if p.part == "byline"), None)  # type: ignore[union-attr]
     date = next((_date_of(p.text) for p in paragraphs if p.part == "dateline"), None)
-    sentences = _sentences(paragraphs)
+    sentences = [s for i, p in enumerate(paragraphs) for s in split_paragraph(p, i)] if split else []
+    sentences = [replace(s, id=n) for n, s in enumerate(sentences)]
     meta = DocumentMeta(title=title, author=author, date=date, source_name=source_name)
     return Document(meta=meta, paragraphs=tuple(paragraphs), sentences=tuple(sentences), dropped_lines=tuple(dropped))
 
 
-def load_document(name: str, data: bytes) -> Document:
+def load_document(name: str, data: bytes, *, split: bool = True) -> Document:
     """Decode, strip markup and clean one file's bytes."""
     text, declared_title = to_plain_text(name, data)
-    return parse_document(text, source_name=PurePath(name).name, declared_title=declared_title)
+    return parse_document(text, source_name=PurePath(name).name, declared_title=declared_title, split=split)
 
 
 def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
@@ -212,14 +217,11 @@ def _date_of(dateline: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _sentences(paragraphs: list[Paragraph]) -> list[Sentence]:
-    sentences: list[Sentence] = []
-    for index, para in enumerate(paragraphs):
-        pieces = [para.text] if para.part in ("title", "byline", "dateline") else split_sentences(para.text)
-        for piece in pieces:
-            for unit in _cap_length(piece):
-                sentences.append(Sentence(len(sentences), index, para.part, para.number, unit))
-    return sentences
+def split_paragraph(paragraph: Paragraph, index: int) -> list[Sentence]:
+    """The sentences of the paragraph at position `index` (ids are left -1 for the caller)."""
+    whole = paragraph.part in ("title", "byline", "dateline")
+    pieces = [paragraph.text] if whole else split_sentences(paragraph.text)
+    return [Sentence(-1, index, paragraph.part, paragraph.number, unit) for piece in pieces for unit in _cap_length(piece)]
 
 
 def _cap_length(sentence: str, limit: int = MAX_UNIT_CHARS) -> list[str]:

@@ -16,9 +16,19 @@ def _segmenter():  # type: ignore[no-untyped-def]
     return pysbd.Segmenter(language="en", clean=False)
 
 
+def _segment(paragraph: str) -> list[str]:
+    # Segmenter.segment() also computes character spans with one freshly compiled regex per
+    # sentence, which doubles the cost; its processor alone gives the sentences, and
+    # _verbatim_spans maps them back onto the paragraph.
+    segmenter = _segmenter()
+    return [str(s) for s in segmenter.processor(paragraph).process()]
+
+
 def split_sentences(paragraph: str) -> list[str]:
     """Split one paragraph into sentences; each one is an exact substring of the paragraph."""
-    pieces = [p.strip() for p in _segmenter().segment(paragraph) if p.strip()]
+    if not paragraph.strip():
+        return []
+    pieces = [p.strip() for p in _segment(paragraph) if p.strip()]
     merged: list[str] = []
     for piece in pieces:
         # pysbd ends a sentence after "a.m." even in "12:00 a.m. ET"; glue the zone back on.

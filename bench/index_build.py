@@ -1,0 +1,60 @@
+"""Index build throughput for a ~2,000-paragraph corpus, beside bare batch encoding of the same
+sentences with the same model, in the same run.
+
+    .venv/bin/python bench/index_build.py [--paragraphs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: F401
+from common import report
+from corpus import article
+
+from index.engine import Engine, EngineConfig
+from index.ingest import parse_document
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--paragraphs", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "briefing.txt"
+        source.write_text(article(args.paragraphs), "utf-8")
+        engine = Engine(EngineConfig(index_dir=Path(tmp) / "index", corpus_paths=(source,)))
+        small = Path(tmp) / "small.txt"
+        small.write_text(article(5), "utf-8")
+        engine.build_from_paths([small])  # loads the model and makes the ONNX export once
+        texts = [s.text for s in parse_document(source.read_text("utf-8")).sentences]
+
+        def bare_encode() -> float:
+            t0 = time.perf_counter()
+            engine.embedder.encode(texts, batch_size=engine.config.batch_size)
+            return time.perf_counter() - t0
+
+        # Bare encoding before and after the build, so drift in machine speed hits both sides.
+        before = bare_encode()
+        t0 = time.perf_counter()
+        built = engine.build_from_paths()
+        build = time.perf_counter() - t0
+        bare = (before + bare_encode()) / 2
+
+    paragraphs = built.manifest.counts["body_paragraphs"]
+    report("index build", [
+        ("paragraphs", paragraphs, f"{len(texts)} sentences"),
+        ("build (s)", round(build, 2), "parse + embed + FAISS + write + swap"),
+        ("bare batch encode (s)", round(bare, 2), "same sentences, same model"),
+        ("build paragraphs/s", round(paragraphs / build, 1), ""),
+        ("bare paragraphs/s", round(paragraphs / bare, 1), ""),
+        ("throughput ratio", round(bare / build, 3), "target >= 0.9"),
+    ], {"paragraphs": paragraphs, "sentences": len(texts), "build_s": build, "bare_encode_s": bare,
+        "ratio": bare / build})
+
+
+if __name__ == "__main__":
+    main()
