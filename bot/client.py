@@ -118,6 +118,8 @@ class CitebotBot(commands.Bot):
             text = "That command only works in a server."
         elif isinstance(error, app_commands.CheckFailure):
             text = "You can't use that command here."
+        elif isinstance(error, app_commands.TransformerError):
+            text = f"That input doesn't fit: {error.__cause__ or error}. Questions can be up to 1,000 characters."
         elif isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, CitebotError):
             text = f"Sorry, I can't do that right now: {error.original}"
         else:

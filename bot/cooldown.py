@@ -13,6 +13,7 @@ class Cooldown:
         self.seconds = seconds
         self._clock = clock
         self._last: dict[int, float] = {}
+        self._warned: set[int] = set()
         self._max_tracked = max_tracked
 
     def retry_after(self, user_id: int) -> float:
@@ -26,7 +27,16 @@ class Cooldown:
         if len(self._last) >= self._max_tracked:
             self._forget_expired(now)
         self._last[user_id] = now
+        self._warned.discard(user_id)
         return 0.0
+
+    def first_warning(self, user_id: int) -> bool:
+        """True once per cooldown window, so a burst of messages gets one notice, not one each."""
+        if user_id in self._warned:
+            return False
+        self._warned.add(user_id)
+        return True
 
     def _forget_expired(self, now: float) -> None:
         self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+        self._warned &= set(self._last)

@@ -42,7 +42,7 @@ class Settings:
     min_confidence: float = AnswerPolicy.min_confidence
     coverage_weight: float = AnswerPolicy.coverage_weight
     max_citations: int = AnswerPolicy.max_citations
-    approx_index_threshold: int = 200_000
+    approx_index_threshold: int = 50_000
     query_encoder: str = "auto"
     max_upload_bytes: int = 2_000_000
     ask_cooldown_seconds: float = 5.0

@@ -54,7 +54,7 @@ class EngineConfig:
     corpus_paths: tuple[Path, ...]
     model: str = DEFAULT_MODEL
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
-    approximate_from: int = 200_000
+    approximate_from: int = 50_000
     max_document_bytes: int = 2_000_000
     batch_size: int = 64
     # "auto": answer with the ONNX export when one exists (made at index time), else the model.

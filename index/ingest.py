@@ -102,6 +102,10 @@ def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
             dropped.append(credit)
         if furniture_reason(line) is not None or line.casefold() in seen:
             dropped.append(line)
+            # Text on either side of a dropped line is not contiguous in the source: never join it.
+            if current.lines:
+                blocks.append(current)
+            current = _Block([], set())
             continue
         seen.add(line.casefold())
         if credit:
@@ -123,10 +127,18 @@ def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
             dropped.append(line)
     kept: list[_Block] = []
     for block in blocks:
-        keep = [i for i in range(len(block.lines)) if (id(block), i) not in labels]
-        if keep:
-            credited = {new for new, old in enumerate(keep) if old in block.credited}
-            kept.append(_Block([block.lines[i] for i in keep], credited))
+        current = _Block([], set())
+        for i, line in enumerate(block.lines):
+            if (id(block), i) in labels:  # split at the dropped label, as for any dropped line
+                if current.lines:
+                    kept.append(current)
+                current = _Block([], set())
+                continue
+            if i in block.credited:
+                current.credited.add(len(current.lines))
+            current.lines.append(line)
+        if current.lines:
+            kept.append(current)
     return kept
 
 
@@ -135,7 +147,8 @@ def _join_wrapped(block: _Block) -> list[tuple[str, bool]]:
     paragraphs: list[tuple[str, bool]] = []
     for position, line in enumerate(block.lines):
         credited = position in block.credited
-        if paragraphs and _continues(paragraphs[-1][0], line):
+        # A caption whose credit was cut off ends there; nothing joins onto it.
+        if paragraphs and not paragraphs[-1][1] and _continues(paragraphs[-1][0], line):
             text, was_credited = paragraphs[-1]
             paragraphs[-1] = (f"{text} {line}", was_credited or credited)
         else:

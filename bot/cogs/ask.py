@@ -64,7 +64,8 @@ class AskCog(commands.Cog):
             return
         wait = self.cooldown.retry_after(message.author.id)
         if wait:
-            await message.reply(render_notice(cooldown_message(wait)), mention_author=False)
+            if self.cooldown.first_warning(message.author.id):
+                await message.reply(render_notice(cooldown_message(wait)), mention_author=False)
             return
         try:
             async with message.channel.typing():

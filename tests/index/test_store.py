@@ -81,7 +81,7 @@ def test_changed_source_triggers_a_rebuild(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncate_vectors", "flip_units", "delete_vectors", "garble_manifest", "bad_current"])
-def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> None:
+def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
     built(tmp_path)
     index_dir = tmp_path / "index"
     build = current_build(index_dir)
@@ -100,7 +100,9 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> N
     with pytest.raises(IndexCorrupt):
         load_index(index_dir)
     engine = Engine(engine_config(index_dir), embedder=HashingEmbedder())
-    answer = engine.answer("why did relations rupture?")
+    with caplog.at_level("WARNING", logger="citebot.engine"):
+        answer = engine.answer("why did relations rupture?")
+    assert "Index unusable" in caplog.text and "rebuilding from its sources" in caplog.text
     assert any("ruptured in 2018" in c.text for c in answer.citations)
     load_index(index_dir)  # healthy again
 
