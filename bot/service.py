@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +41,11 @@ class AnswerService:
     def _warm_up(self) -> None:
         self.engine.ensure_ready()
         self.engine.query_embedder.encode(["warm up"])
+        # The build model too: a model that cannot load is reported at start, not at the first
+        # /reindex, and importing torch later would stall the event loop (imports hold the GIL).
+        self.engine.embedder.encode(["warm up"])
+        # Everything loaded so far lives as long as the bot; frozen, full collections skip it.
+        gc.freeze()
 
     async def answer(self, question: str) -> Answer:
         async with self._slots:

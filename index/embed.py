@@ -7,6 +7,7 @@ it loads with no network. Vectors are L2-normalised so inner product is cosine s
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -85,6 +86,10 @@ class SentenceTransformerEmbedder:
                     from sentence_transformers import SentenceTransformer
 
                     self._model = SentenceTransformer(location, device=self._device)
+                    # torch and transformers leave hundreds of thousands of long-lived objects;
+                    # freezing them keeps later full garbage collections (which hold the GIL,
+                    # stalling every other thread) short.
+                    gc.freeze()
                 except Exception as exc:  # noqa: BLE001 - any load failure means the same to a user
                     hint = "" if Path(location).exists() else " (not a folder here; with no network only local models load)"
                     raise ModelUnavailable(f"Cannot load embedding model {self._name!r}{hint}: {exc}") from exc
