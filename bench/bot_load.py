@@ -85,19 +85,12 @@ async def run(args: argparse.Namespace) -> None:
             mention_sent[host.call(server.mention("<@4242> who did china detain?", author_id=20_000 + n))] = t
             await asyncio.sleep(args.mention_gap)
 
-        def acks() -> dict[str, float]:
+        def since_sent(prefix: str) -> dict[str, float]:
+            """Seconds from each /ask dispatch to the bot's first request under `prefix`."""
             out = {}
-            for r in server.calls("POST", "/interactions/"):
-                token = r.path.split("/")[3]
-                if token in sent:
-                    out[token] = r.at - sent[token]
-            return out
-
-        def answers() -> dict[str, float]:
-            out = {}
-            for r in server.calls("POST", "/webhooks/"):
-                token = r.path.split("/")[3]
-                if token in sent:
+            for r in server.calls("POST", prefix):
+                token = r.path.split("/")[3]  # /interactions/<id>/<token>/… and /webhooks/<app>/<token>
+                if token in sent and token not in out:
                     out[token] = r.at - sent[token]
             return out
 
@@ -110,7 +103,7 @@ async def run(args: argparse.Namespace) -> None:
             return out
 
         deadline = time.monotonic() + 120
-        while (len(answers()) < args.asks or len(mention_replies()) < args.mentions) and time.monotonic() < deadline:
+        while (len(since_sent("/webhooks/")) < args.asks or len(mention_replies()) < args.mentions) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         reindex_done_during = "Reindexed" in ((server.original(reindex) or {}).get("content") or "")
         while "Reindexed" not in ((server.original(reindex) or {}).get("content") or "") and time.monotonic() < deadline + 120:
@@ -122,7 +115,7 @@ async def run(args: argparse.Namespace) -> None:
         await runner
     host.stop()
 
-    ack, answer, mention = acks(), answers(), mention_replies()
+    ack, answer, mention = since_sent("/interactions/"), since_sent("/webhooks/"), mention_replies()
     ack_s, answer_s, mention_s = summary_ms(list(ack.values())), summary_ms(list(answer.values())), summary_ms(list(mention.values()))
     worst_stall = max(stalls) * 1000 if stalls else 0.0
     worst_at = when[stalls.index(max(stalls))] - reindex_started if stalls else 0.0
