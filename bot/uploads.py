@@ -30,13 +30,13 @@ async def download_capped(session: aiohttp.ClientSession, url: str, limit: int, 
             if response.status != 200:
                 raise DocumentRejected(f"The upload could not be downloaded (HTTP {response.status}).")
             if response.content_length is not None and response.content_length > limit:
-                raise DocumentRejected(f"The file is {response.content_length:,} bytes; the limit is {limit:,}.")
+                raise DocumentRejected(f"The upload is {response.content_length:,} bytes, over the {limit:,}-byte limit.")
             chunks: list[bytes] = []
             received = 0
             async for chunk in response.content.iter_chunked(64 * 1024):
                 received += len(chunk)
                 if received > limit:
-                    raise DocumentRejected(f"The file is larger than the limit of {limit:,} bytes.")
+                    raise DocumentRejected(f"The upload grew past the {limit:,}-byte limit while downloading; stopped.")
                 chunks.append(chunk)
             return b"".join(chunks)
     except (aiohttp.ClientError, TimeoutError) as exc:

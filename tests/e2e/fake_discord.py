@@ -58,6 +58,7 @@ class FakeDiscord:
         self.close_code_on_identify = close_code_on_identify
         self.requests: list[Recorded] = []
         self.files: dict[str, bytes] = {}
+        self.chunked_files: set[str] = set()
         self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to give
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 401s (expired tokens) to give
         self.identifies = 0
@@ -175,11 +176,21 @@ class FakeDiscord:
         await self._notify()
 
     # ---- REST ----------------------------------------------------------------------------
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name not in self.files:
             return web.Response(status=404)
-        return web.Response(body=self.files[name], content_type="application/octet-stream")
+        if name not in self.chunked_files:
+            return web.Response(body=self.files[name], content_type="application/octet-stream")
+        # Chunked, with no Content-Length: only counting the bytes can catch an oversized file.
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        data = self.files[name]
+        for start in range(0, len(data), 65536):
+            await response.write(data[start : start + 65536])
+        await response.write_eof()
+        return response
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from bot.client import EXIT_FAILED, EXIT_INTENTS, CitebotBot, serve
 from bot.settings import Settings
 
@@ -217,12 +219,16 @@ async def test_cooldown_answers_with_a_friendly_wait(server: FakeDiscord, settin
         assert "Matina" in descriptions(answer)
 
 
-async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord, bot: CitebotBot) -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord, bot: CitebotBot, chunked: bool) -> None:
     limit = bot.settings.max_upload_bytes
     options, resolved = server.attachment("liar.txt", b"A Title\n\n" + b"word " * (limit // 4), declared_size=100)
+    if chunked:
+        server.chunked_files.add("liar.txt")
     token = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
     await server.wait_for(lambda: "Not reindexed" in ((server.original(token) or {}).get("content") or ""))
-    assert "limit" in server.original(token)["content"]
+    expected = "grew past the" if chunked else "The upload is"  # the download itself stopped it
+    assert expected in server.original(token)["content"]
     assert bot.service.engine.loaded.documents[0].meta.title.startswith("Mark Carney")
 
 
