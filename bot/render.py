@@ -125,7 +125,3 @@ def render_about(meta: DocumentMeta | None, *, paragraphs: int, sentences: int, 
 def render_notice(text: str) -> str:
     """A short status or error line, safe and within the content limit."""
     return trim(defuse_mentions(text), CONTENT_LIMIT)
-
-
-def embed_size(embed: discord.Embed) -> int:
-    return len(embed)

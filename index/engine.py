@@ -74,6 +74,7 @@ class BuildReport:
     manifest: IndexManifest
     title: str
     seconds: float
+    stored: StoredIndex
 
 
 class Engine:
@@ -123,14 +124,12 @@ class Engine:
                 return self._live.stored
             try:
                 stored = self._load_checked()
-            except IndexMissing as problem:
-                log.debug("%s Building it now.", problem)
-                self._rebuild_after(problem, progress)
-                stored = self._load_checked()
-            except (IndexMismatch, IndexCorrupt) as problem:
-                log.warning("Index unusable (%s); rebuilding from its sources.", problem)
-                self._rebuild_after(problem, progress)
-                stored = self._load_checked()
+            except (IndexMissing, IndexMismatch, IndexCorrupt) as problem:
+                if isinstance(problem, IndexMissing):
+                    log.debug("%s Building it now.", problem)
+                else:
+                    log.warning("Index unusable (%s); rebuilding from its sources.", problem)
+                return self._rebuild_after(problem, progress)  # the build makes its index live
             self._live = _Live(stored, Retriever(stored))
             return stored
 
@@ -155,7 +154,7 @@ class Engine:
                 return f"{source.name} changed since it was indexed"
         return None
 
-    def _rebuild_after(self, problem: CitebotError, progress: BuildProgress | None) -> None:
+    def _rebuild_after(self, problem: CitebotError, progress: BuildProgress | None) -> StoredIndex:
         uploads = self._recorded_uploads()
         if uploads:
             paths, origin = uploads, "upload"
@@ -167,7 +166,7 @@ class Engine:
                 f"The index cannot be used ({problem}) and its source is gone: "
                 + ", ".join(str(p) for p in missing or ["no corpus configured"])
             ) from problem
-        self._build(paths, origin=origin, progress=progress)
+        return self._build(paths, origin=origin, progress=progress).stored
 
     def _recorded_uploads(self) -> list[Path]:
         try:
@@ -239,7 +238,7 @@ class Engine:
             report("writing", 1, 1)
         seconds = time.perf_counter() - started
         report("done", 1, 1)
-        return BuildReport(manifest, documents[0].meta.title if documents else "", seconds)
+        return BuildReport(manifest, documents[0].meta.title if documents else "", seconds, stored)
 
     def _split_and_embed(self, skeletons: list[Document], report: BuildProgress) -> tuple[list[Document], np.ndarray]:
         """Split every paragraph into sentences, then embed them all in one pass.

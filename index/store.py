@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from .documents import Document, DocumentMeta, Paragraph, Sentence
 from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
@@ -349,7 +348,3 @@ def _remove_stale_builds(index_dir: Path, keep: str) -> None:
     for leftover in index_dir.glob(".*.tmp"):
         with contextlib.suppress(OSError):
             leftover.unlink()
-
-
-def as_float32(matrix: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(matrix, dtype=np.float32)

@@ -107,10 +107,10 @@ async def test_reindex_is_refused_without_manage_server(server: FakeDiscord, bot
 
 
 HARBOUR = (
-    "Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard\n\nBy Lars Holm\n\nPublished March 3, 2025\n\n"
-    "The council of Harbour Town voted on Monday to lease its disused docks to a wind-turbine consortium.\n\n"
-    "The vote passed by nine votes to four, @everyone in the chamber agreed it was close.\n"
-).encode()
+    b"Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard\n\nBy Lars Holm\n\nPublished March 3, 2025\n\n"
+    b"The council of Harbour Town voted on Monday to lease its disused docks to a wind-turbine consortium.\n\n"
+    b"The vote passed by nine votes to four, @everyone in the chamber agreed it was close.\n"
+)
 
 
 async def ask(server: FakeDiscord, question: str, **kwargs: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from bot.render import DESCRIPTION_LIMIT
 from bot.settings import Settings
 
 from .conftest import running_bot, with_settings
-from .fake_discord import CHANNEL_ID, MANAGE_GUILD, FakeDiscord
+from .fake_discord import MANAGE_GUILD, FakeDiscord
 from .test_bot import RUPTURE, ask, descriptions, replies_to
 
 LIVE_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
@@ -51,19 +51,21 @@ def assert_safe(message: dict[str, Any]) -> None:
 
 
 async def test_hostile_questions_by_mention_get_safe_replies(server: FakeDiscord, bot: CitebotBot) -> None:
+    replies = []
     for n, question in enumerate(HOSTILE_QUESTIONS):
         message_id = await server.mention(f"<@4242> {question}", author_id=3000 + n)
-        (reply,) = await server.wait_for(lambda: replies_to(server, message_id), timeout=20)
+        (reply,) = await server.wait_for(lambda message_id=message_id: replies_to(server, message_id), timeout=20)
         assert_safe(reply)
         assert all_text(reply).strip()
-    quoted = replies_to(server, [m for m in server.channel_messages()][7]["message_reference"]["message_id"].__str__())
-    assert quoted and RUPTURE in descriptions(quoted[0])  # a question that quotes the article finds it
+        replies.append(reply)
+    quoting = HOSTILE_QUESTIONS.index(next(q for q in HOSTILE_QUESTIONS if q.startswith("Diplomatic relations")))
+    assert RUPTURE in descriptions(replies[quoting])  # a question that quotes the article finds it
 
 
 async def test_hostile_questions_by_slash_get_safe_replies(server: FakeDiscord, bot: CitebotBot) -> None:
     for n, question in enumerate(q for q in HOSTILE_QUESTIONS if q.strip()):
         token = await server.slash("ask", [{"name": "question", "type": 3, "value": question}], user_id=4000 + n)
-        (followup,) = await server.wait_for(lambda: server.followups(token), timeout=20)
+        (followup,) = await server.wait_for(lambda token=token: server.followups(token), timeout=20)
         assert_safe(followup)
         assert all_text(followup).strip()
 
