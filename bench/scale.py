@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common  # noqa: F401
+import numpy as np
 from common import report, summary_ms
 from corpus import sentences
 

@@ -10,7 +10,6 @@ from index.errors import DocumentRejected
 from index.formats import TEXT_EXTENSIONS
 
 
-
 def check_declared(filename: str, size: int, limit: int) -> None:
     """Refuse by name and declared size before a single byte is downloaded."""
     suffix = PurePath(filename).suffix.lower()

@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .answer import Answer, AnswerPolicy, abstain, compose, compose_metadata, metadata_part
+from .answer import (
+    Answer,
+    AnswerPolicy,
+    abstain,
+    compose,
+    compose_metadata,
+    metadata_part,
+)
 from .documents import Document, Paragraph, Sentence
-from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
-from .errors import CitebotError, DocumentRejected, IndexCorrupt, IndexMismatch, IndexMissing, QuestionRejected
+from .embed import (
+    DEFAULT_MODEL,
+    Embedder,
+    SentenceTransformerEmbedder,
+    canonical_model_id,
+)
+from .errors import (
+    CitebotError,
+    DocumentRejected,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    QuestionRejected,
+)
 from .ingest import load_document, split_paragraph
 from .retrieve import Retriever
 from .store import (

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from .documents import Document, DocumentMeta, Paragraph, Sentence
 from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
 

@@ -9,7 +9,12 @@ import numpy as np
 from index.embed import DEFAULT_MODEL
 from index.engine import Engine, EngineConfig
 from index.evaluate import read_questions
-from index.onnx_encoder import OnnxEmbedder, encoder_dir, export_onnx, load_onnx_embedder
+from index.onnx_encoder import (
+    OnnxEmbedder,
+    encoder_dir,
+    export_onnx,
+    load_onnx_embedder,
+)
 
 from ..conftest import ARTICLE, DATA
 

@@ -7,7 +7,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, defuse_mentions, render_answer
+from bot.render import (
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    defuse_mentions,
+    render_answer,
+)
 from index.engine import Engine
 from index.errors import DocumentRejected, QuestionRejected
 from index.ingest import parse_document

@@ -9,7 +9,14 @@ import pytest
 
 from index.engine import Engine
 from index.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from index.store import MANIFEST, UNITS, VECTORS, current_build, load_index, read_manifest
+from index.store import (
+    MANIFEST,
+    UNITS,
+    VECTORS,
+    current_build,
+    load_index,
+    read_manifest,
+)
 
 from ..conftest import ARTICLE, engine_config
 from ..fakes import HashingEmbedder
