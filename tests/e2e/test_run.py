@@ -20,7 +20,7 @@ from .test_bot import replies_to
 async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
     env = {**os.environ, "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": server.api_base,
            "DISCORD_GATEWAY_URL": server.gateway_url, "INDEX_DIR": str(tmp_path / "index"), "LOG_LEVEL": "DEBUG",
-           "ASK_COOLDOWN_SECONDS": "0"}
+           "ASK_COOLDOWN_SECONDS": "0", "QUERY_ENCODER": "sentence-transformers"}  # no ONNX export: faster start
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
