@@ -246,18 +246,18 @@ class Engine:
             report("writing", 0, 1)
             self._export_query_encoder()
             vectors, kind, params = build_vector_index(matrix, approximate_from=self.config.approximate_from)
-            manifest = write_index(
+            # What was just written is already in memory; reading it back would double the I/O.
+            stored = write_index(
                 self.config.index_dir, documents=documents, vectors=vectors,
                 model=canonical_model_id(self.config.model), dimension=int(matrix.shape[1]),
                 index_type=kind, index_params=params, sources=sources,
                 build_seconds=time.perf_counter() - started, on_step=on_step,
             )
-            stored = load_index(self.config.index_dir)
             self._live = _Live(stored, Retriever(stored))  # one assignment: readers see old or new
             report("writing", 1, 1)
         seconds = time.perf_counter() - started
         report("done", 1, 1)
-        return BuildReport(manifest, documents[0].meta.title if documents else "", seconds, stored)
+        return BuildReport(stored.manifest, documents[0].meta.title if documents else "", seconds, stored)
 
     def _split_and_embed(self, skeletons: list[Document], report: BuildProgress) -> tuple[list[Document], np.ndarray]:
         """Split every paragraph into sentences, then embed them all in one pass.

@@ -160,8 +160,8 @@ def write_index(
     sources: list[SourceRecord],
     build_seconds: float,
     on_step: WriteStep | None = None,
-) -> IndexManifest:
-    """Write a complete new build and make it live atomically; returns its manifest."""
+) -> StoredIndex:
+    """Write a complete new build and make it live atomically; returns it, as held in memory."""
     import faiss
 
     step = on_step or (lambda _name: None)
@@ -212,7 +212,7 @@ def write_index(
     step("current")
     _remove_stale_builds(index_dir, keep=build_id)
     step("cleaned")
-    return manifest
+    return _assemble(manifest, documents, vectors, final)
 
 
 def current_build(index_dir: Path) -> Path:
@@ -266,6 +266,11 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, expected_d
         vectors = faiss.read_index(str(build / VECTORS))
     except RuntimeError as exc:
         raise IndexCorrupt(f"The FAISS index file is damaged: {exc}") from exc
+    return _assemble(manifest, documents, vectors, build)
+
+
+def _assemble(manifest: IndexManifest, documents: list[Document], vectors: Any, build: Path) -> StoredIndex:
+    """Join documents and vectors into a StoredIndex, checking that they belong together."""
     sentences: list[Sentence] = []
     owners: list[int] = []
     for doc_index, doc in enumerate(documents):
