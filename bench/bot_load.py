@@ -20,9 +20,9 @@ import common  # noqa: F401
 from common import report, summary_ms
 from corpus import article
 
-from bot.client import CitebotBot
-from bot.settings import PACKAGE_CORPUS, Settings
-from index.engine import Engine
+from citebot.bot.client import CitebotBot
+from citebot.bot.settings import PACKAGE_CORPUS, Settings
+from citebot.index.engine import Engine
 from tests.e2e.fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord
 
 

@@ -43,10 +43,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    citebot = [sys.executable, "-m", "bot", "ask", "--json", QUESTION]
+    citebot = [sys.executable, "-m", "citebot.bot", "ask", "--json", QUESTION]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "INDEX_DIR": tmp}
-        subprocess.run([sys.executable, "-m", "bot", "index", "build"], env=env, check=True, cwd=common.ROOT,
+        subprocess.run([sys.executable, "-m", "citebot.bot", "index", "build"], env=env, check=True, cwd=common.ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cold, cold_rss, bare, bare_rss = [], [], [], []
         answers = set()
@@ -58,7 +58,7 @@ def main() -> None:
             seconds, rss, _ = timed([sys.executable, "-c", BARE], env)
             bare.append(seconds)
             bare_rss.append(rss)
-        warm = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], input=QUESTION + "\n", env={
+        warm = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "--json", "-"], input=QUESTION + "\n", env={
             **env, "QUERY_ENCODER": "sentence-transformers"}, capture_output=True, text=True, check=True, cwd=common.ROOT)
         same = answers == {json.dumps([c["text"] for c in json.loads(warm.stdout)["citations"]])}
     cold_s, bare_s = statistics.median(cold), statistics.median(bare)

@@ -15,8 +15,8 @@ import common  # noqa: F401
 from common import report
 from corpus import article
 
-from index.engine import Engine, EngineConfig
-from index.ingest import parse_document
+from citebot.index.engine import Engine, EngineConfig
+from citebot.index.ingest import parse_document
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ import numpy as np
 from common import report, summary_ms
 from corpus import sentences
 
-from index.embed import SentenceTransformerEmbedder
-from index.vectors import HNSW_EF_SEARCH, build_vector_index, search
+from citebot.index.embed import SentenceTransformerEmbedder
+from citebot.index.vectors import HNSW_EF_SEARCH, build_vector_index, search
 
 
 def rss_mb() -> float:

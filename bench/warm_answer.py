@@ -13,10 +13,10 @@ from pathlib import Path
 import common  # noqa: F401  (sets sys.path and offline flags)
 from common import report, summary_ms
 
-from bot.settings import PACKAGE_CORPUS
-from index.engine import Engine, EngineConfig
-from index.evaluate import read_questions
-from index.vectors import search
+from citebot.bot.settings import PACKAGE_CORPUS
+from citebot.index.engine import Engine, EngineConfig
+from citebot.index.evaluate import read_questions
+from citebot.index.vectors import search
 
 PREFIXES = ["", "hey, ", "quick question: ", "can you tell me ", "so ", "pls "]
 

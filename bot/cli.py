@@ -10,9 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from index.answer import Answer
-from index.errors import CitebotError
+from citebot.index.answer import Answer
+from citebot.index.errors import CitebotError
 
+from . import messages
+from .render import citation_label
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("citebot")
@@ -22,9 +24,10 @@ def render_plain(answer: Answer) -> str:
     """The terminal form of an answer: quotes with their citations, then the source."""
     source = answer.source
     if answer.abstained:
-        where = f"“{source.title}”" if source else "the indexed document"
-        return f"Not in the article: {where} does not answer that."
-    lines = [f"{c.text} [{c.label}]" for c in answer.citations]
+        titles = answer.searched_titles or ((source.title,) if source else ())
+        return messages.not_answered(titles)
+    several = len({c.document for c in answer.citations}) > 1 or source is None
+    lines = [f"{c.text} [{citation_label(c, with_document=several)}]" for c in answer.citations]
     if source:
         byline = ", ".join(x for x in (f"“{source.title}”", source.author, source.date) if x)
         lines.append(f"— {byline}")
@@ -32,7 +35,7 @@ def render_plain(answer: Answer) -> str:
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from index.engine import Engine
+    from citebot.index.engine import Engine
 
     settings.apply_model_environment()
     return Engine(settings.engine_config())
@@ -95,7 +98,7 @@ def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from index.store import read_manifest
+    from citebot.index.store import read_manifest
 
     manifest = read_manifest(settings.index_dir)
     if args.json:
@@ -111,7 +114,7 @@ def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from index.evaluate import calibrate, evaluate, read_questions
+    from citebot.index.evaluate import calibrate, evaluate, read_questions
 
     engine = _engine(settings)
     engine.ensure_ready(progress=_progress_bar())

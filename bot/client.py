@@ -16,18 +16,22 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from index.engine import Engine
-from index.errors import CitebotError
+from citebot.index.engine import Engine
+from citebot.index.errors import CitebotError
+from citebot.index.retention import Departures
 
 from .cogs.about import AboutCog
 from .cogs.ask import AskCog
+from .cogs.docs import DocsCog
 from .cogs.reindex import ReindexCog
+from .cogs.retention import RetentionCog
 from .cooldown import Cooldown
+from .messages import reply_for_error
 from .render import render_notice
 from .service import AnswerService
 from .settings import Settings
 
-log = logging.getLogger("citebot.client")
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_NO_TOKEN, EXIT_INTENTS = 0, 1, 2, 3
 
@@ -61,7 +65,8 @@ class CitebotBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(), **options,
         )
         self.settings = settings
-        self.service = AnswerService(engine, max_concurrent=settings.max_concurrent_answers)
+        self.service = AnswerService(engine, max_concurrent=settings.max_concurrent_answers,
+                                     max_concurrent_builds=settings.max_concurrent_builds)
         self.downloads: aiohttp.ClientSession | None = None
         self.synced = False
 
@@ -71,7 +76,10 @@ class CitebotBot(commands.Bot):
         cooldown = Cooldown(self.settings.ask_cooldown_seconds)
         await self.add_cog(AskCog(self, self.service, cooldown))
         await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
+        await self.add_cog(DocsCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(AboutCog(self.service))
+        await self.add_cog(RetentionCog(self, self.service, Departures(self.settings.index_dir),
+                                        self.settings.delete_after_leave_days))
         self.tree.on_error = self.on_app_command_error
         await self.sync_commands()
 
@@ -112,19 +120,7 @@ class CitebotBot(commands.Bot):
     # ---- errors ------------------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Every failure gets a short reply; unexpected ones also go to the log with a traceback."""
-        if isinstance(error, app_commands.MissingPermissions):
-            text = "Only members with the Manage Server permission can do that."
-        elif isinstance(error, app_commands.NoPrivateMessage):
-            text = "That command only works in a server."
-        elif isinstance(error, app_commands.CheckFailure):
-            text = "You can't use that command here."
-        elif isinstance(error, app_commands.TransformerError):
-            text = f"That input doesn't fit: {error.__cause__ or error}. Questions can be up to 1,000 characters."
-        elif isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, CitebotError):
-            text = f"Sorry, I can't do that right now: {error.original}"
-        else:
-            log.error("Command %s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-            text = "Sorry, something went wrong. It has been logged."
+        text = reply_for_error(error)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(render_notice(text), ephemeral=True)

@@ -9,8 +9,12 @@ import re
 
 import discord
 
-from index.answer import Answer
-from index.documents import DocumentMeta
+from citebot.index.answer import Answer
+from citebot.index.documents import DocumentMeta
+from citebot.index.library import DocumentSummary, LibrarySummary
+
+from . import messages
+from .messages import citation_label, short_title, trim
 
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -24,7 +28,6 @@ ERROR_COLOUR = discord.Colour.red()
 
 # Mentions Discord would render even when they do not ping: users, roles, channels, @everyone/@here.
 _MENTION = re.compile(r"<(@[!&]?|#)(\d+)>|@(everyone|here)")
-_SENTENCE_END = re.compile(r"[.!?][”’\"')\]]*\s")
 
 
 def defuse_mentions(text: str) -> str:
@@ -42,20 +45,6 @@ def safe_text(text: str) -> str:
     return defuse_mentions(discord.utils.escape_markdown(text, as_needed=False))
 
 
-def trim(text: str, limit: int) -> str:
-    """Cut text to `limit` characters at a sentence end if one is near, else at a word, adding '…'."""
-    if len(text) <= limit:
-        return text
-    window = text[: limit - 1]
-    ends = [m.end() for m in _SENTENCE_END.finditer(window + " ")]
-    if ends and ends[-1] >= limit // 2:
-        return window[: ends[-1]].rstrip()
-    cut = window.rfind(" ")
-    if cut < limit // 2:
-        cut = limit - 1
-    return window[:cut].rstrip() + "…"
-
-
 def source_line(meta: DocumentMeta | None) -> str:
     if meta is None:
         return ""
@@ -63,10 +52,14 @@ def source_line(meta: DocumentMeta | None) -> str:
 
 
 def render_answer(answer: Answer) -> discord.Embed:
-    """The embed for an answer: each quote with its paragraph, then the source."""
+    """The embed for an answer: each quote with its paragraph (and document), then the source."""
     if answer.abstained:
         return render_abstention(answer)
-    quotes = [f"> {safe_text(c.text)}\n> — *{c.label}*" for c in answer.citations]
+    several = len({c.document for c in answer.citations}) > 1 or answer.source is None
+    quotes = [
+        f"> {safe_text(c.text)}\n> — *{safe_text(citation_label(c, with_document=several))}*"
+        for c in answer.citations
+    ]
     description = _fit_quotes(quotes, DESCRIPTION_LIMIT)
     embed = discord.Embed(description=description, colour=ANSWER_COLOUR)
     if answer.source is not None:
@@ -79,14 +72,18 @@ def render_answer(answer: Answer) -> discord.Embed:
 
 
 def render_abstention(answer: Answer) -> discord.Embed:
-    title = answer.source.title if answer.source else "the indexed document"
-    description = (
-        f"The article doesn't answer that. I only quote what “{safe_text(title)}” actually says, "
-        "so I'd rather say nothing than guess.\n\nTry asking about something the article covers."
+    description = "\n\n".join(
+        (safe_text(messages.not_answered(_searched(answer))), messages.ABSTAIN_EXPLANATION, messages.ABSTAIN_HINT)
     )
     embed = discord.Embed(description=trim(description, DESCRIPTION_LIMIT), colour=ABSTAIN_COLOUR)
     embed.set_author(name=trim("Q: " + defuse_mentions(answer.question), TITLE_LIMIT))
     return embed
+
+
+def _searched(answer: Answer) -> tuple[str, ...]:
+    if answer.searched_titles:
+        return answer.searched_titles
+    return (answer.source.title,) if answer.source else ()
 
 
 def _fit_quotes(quotes: list[str], limit: int) -> str:
@@ -102,23 +99,45 @@ def _fit_quotes(quotes: list[str], limit: int) -> str:
     return "\n\n".join(kept)
 
 
-def render_about(meta: DocumentMeta | None, *, paragraphs: int, sentences: int, model: str, built_at: str,
-                 index_type: str) -> discord.Embed:
-    """What the bot knows and how to ask it."""
+def render_about(summary: LibrarySummary) -> discord.Embed:
+    """What the bot knows here and how to ask it."""
     embed = discord.Embed(title="What I know", colour=ANSWER_COLOUR)
-    if meta is not None:
-        embed.add_field(name="Document", value=trim(safe_text(meta.title), FIELD_LIMIT), inline=False)
-        embed.add_field(name="Author", value=trim(safe_text(meta.author or "not stated"), FIELD_LIMIT))
-        embed.add_field(name="Date", value=trim(safe_text(meta.date or "not stated"), FIELD_LIMIT))
-    embed.add_field(name="Indexed", value=f"{paragraphs} paragraphs · {sentences} sentences", inline=False)
-    embed.add_field(name="Model", value=trim(safe_text(model), FIELD_LIMIT))
-    embed.add_field(name="Built", value=f"{built_at} ({index_type})")
-    embed.add_field(
-        name="How to ask",
-        value="Use `/ask question:` or mention me with your question. I answer only with sentences quoted "
-        "from the document, each marked with its paragraph, and I say so when it does not answer.",
-        inline=False,
-    )
+    if len(summary.documents) == 1:
+        only = summary.documents[0]
+        embed.add_field(name="Document", value=trim(safe_text(only.title), FIELD_LIMIT), inline=False)
+        embed.add_field(name="Author", value=trim(safe_text(only.author or "not stated"), FIELD_LIMIT))
+        embed.add_field(name="Date", value=trim(safe_text(only.date or "not stated"), FIELD_LIMIT))
+    else:
+        embed.add_field(name=f"Documents ({len(summary.documents)})",
+                        value=_document_lines(summary.documents, FIELD_LIMIT), inline=False)
+    embed.add_field(name="Indexed", value=f"{summary.paragraphs} paragraphs · {summary.sentences} sentences",
+                    inline=False)
+    embed.add_field(name="Model", value=trim(safe_text(summary.model), FIELD_LIMIT))
+    embed.add_field(name="Built", value=f"{summary.built_at} ({summary.index_type})")
+    embed.add_field(name="How to ask", value=messages.HOW_TO_ASK, inline=False)
+    if summary.is_default:
+        embed.set_footer(text=messages.DEFAULT_LIBRARY_FOOTER)
+    return embed
+
+
+def _document_lines(documents: tuple[DocumentSummary, ...], limit: int) -> str:
+    lines = [f"• {safe_text(short_title(d.title))}" for d in documents]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else trim(text, limit)
+
+
+def render_document_list(summary: LibrarySummary) -> discord.Embed:
+    """/docs list: each document with its author, date, length, who added it, when and from where."""
+    lines = [
+        messages.document_line(safe_text(d.title), safe_text(d.author) if d.author else None,
+                               safe_text(d.date) if d.date else None, d.paragraphs, safe_text(d.name),
+                               safe_text(d.added_by) if d.added_by else None, d.added_at)
+        for d in summary.documents
+    ]
+    if summary.is_default:
+        lines.insert(0, messages.NO_OWN_DOCUMENTS)
+    embed = discord.Embed(title=messages.DOCUMENTS_TITLE, description=_fit_quotes(lines, DESCRIPTION_LIMIT),
+                          colour=ANSWER_COLOUR)
     return embed
 
 

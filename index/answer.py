@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from .documents import Document, DocumentMeta, Sentence
+from .documents import Document, DocumentMeta, Sentence, paragraph_label
+from .lexical import stems, words
 from .retrieve import Candidate, Retrieval
+from .store import StoredIndex
 
 NOT_ANSWERED = "The document does not answer that."
 
@@ -32,13 +35,15 @@ class Citation:
     part: str
     text: str
     score: float
+    document: str = ""  # the title of the document it is quoted from
 
     @property
     def label(self) -> str:
-        return f"¶{self.paragraph}" if self.part == "body" else self.part
+        return paragraph_label(self.part, self.paragraph)
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "paragraph": self.paragraph, "part": self.part, "text": self.text, "score": round(self.score, 4)}
+        return {"n": self.n, "paragraph": self.paragraph, "part": self.part, "text": self.text,
+                "score": round(self.score, 4), "document": self.document}
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class Answer:
     confidence: float = 0.0
     evidence: Evidence | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # The titles of the documents searched, so an abstention can name what does not answer.
+    searched_titles: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         source = {"title": "", "author": None, "date": None}
@@ -122,48 +129,83 @@ def evidence_of(retrieval: Retrieval) -> Evidence:
     return Evidence(best.dense if best else 0.0, retrieval.coverage)
 
 
-def compose(
-    question: str,
-    retrieval: Retrieval,
-    sentences: tuple[Sentence, ...],
-    document_of: Any,
-    policy: AnswerPolicy,
-) -> Answer:
-    """Quote the best one to `max_citations` sentences, or abstain below `min_confidence`."""
+def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> Answer:
+    """Quote the best one to `max_citations` sentences, or abstain below `min_confidence`.
+
+    Further sentences are quoted only when they score close to the best one; they may come from
+    other documents of the library, and each citation names its document.
+    """
     confidence = confidence_of(retrieval, policy)
     evidence = evidence_of(retrieval)
     best = retrieval.best
     if best is None or confidence < policy.min_confidence:
-        return abstain(question, document_of(best.sentence_id).meta if best else None, confidence, evidence)
+        return abstain(question, stored.document_of(best.sentence_id).meta if best else None, confidence, evidence)
     chosen: list[Candidate] = [best]
-    document = document_of(best.sentence_id)
     for candidate in retrieval.candidates[1:]:
-        if len(chosen) >= policy.max_citations:
+        if len(chosen) >= policy.max_citations or candidate.score < best.score * policy.follow_ratio:
             break
-        if candidate.score < best.score * policy.follow_ratio:
-            break
-        if document_of(candidate.sentence_id) is document:
-            chosen.append(candidate)
-    return _answer_from(question, [(sentences[c.sentence_id], c.score) for c in chosen], document, confidence, evidence)
+        chosen.append(candidate)
+    picked = [(stored.sentences[c.sentence_id], stored.document_of(c.sentence_id), c.score) for c in chosen]
+    return _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
 
 
-def compose_metadata(question: str, part: str, document: Document) -> Answer | None:
-    """Answer "who wrote this?"-style questions from the document's own front matter."""
-    sentence = next((s for s in document.sentences if s.part == part), None)
-    if sentence is None:
+# At most this many documents are named when "who wrote it?" does not say which document it means.
+MAX_METADATA_DOCUMENTS = 5
+_METADATA_WORDS = (
+    "who wrote written write writes author authored writer journalist reporter byline penned name "
+    "when published publish publication date dated posted released release come out day headline title "
+    "what is was the this that of it article story piece document by whom"
+)
+
+
+@lru_cache(maxsize=1)
+def _metadata_stems() -> frozenset[str]:
+    return frozenset(stems(words(_METADATA_WORDS)))
+
+
+def answer_metadata(question: str, part: str, documents: tuple[Document, ...], only: int | None) -> Answer | None:
+    """Answer "who wrote this?"-style questions from front matter: of the document the question is
+    about, or of each document (a few) when that is not clear."""
+    if only is not None:
+        candidates = [documents[only]]
+    elif len(documents) == 1:
+        candidates = list(documents)
+    else:
+        candidates = _documents_named(question, documents) or list(documents[:MAX_METADATA_DOCUMENTS])
+    picked = []
+    for document in candidates:
+        sentence = next((s for s in document.sentences if s.part == part), None)
+        if sentence is not None:
+            picked.append((sentence, document, 1.0))
+    if not picked:
         return None
-    return _answer_from(question, [(sentence, 1.0)], document, 1.0)
+    source = picked[0][1].meta if len(picked) == 1 else None
+    return _answer_from(question, picked, source, 1.0)
+
+
+def _documents_named(question: str, documents: tuple[Document, ...]) -> list[Document]:
+    """The one document whose title shares the most words with the question, if one stands out."""
+    asked = set(stems(words(question))) - _metadata_stems()
+    if not asked:
+        return []
+    overlaps = [(len(asked & set(stems(words(d.meta.title)))), n) for n, d in enumerate(documents)]
+    overlaps.sort(reverse=True)
+    best, number = overlaps[0]
+    if best == 0 or (len(overlaps) > 1 and overlaps[1][0] == best):
+        return []
+    return [documents[number]]
 
 
 def abstain(question: str, source: DocumentMeta | None, confidence: float, evidence: Evidence | None = None) -> Answer:
-    return Answer(question, NOT_ANSWERED, True, (), source, confidence, evidence)
+    return Answer(question, NOT_ANSWERED, True, (), source, confidence, evidence,
+                  searched_titles=(source.title,) if source else ())
 
 
-def _answer_from(question: str, picked: list[tuple[Sentence, float]], document: Document, confidence: float,
-                 evidence: Evidence | None = None) -> Answer:
+def _answer_from(question: str, picked: list[tuple[Sentence, Document, float]], source: DocumentMeta | None,
+                 confidence: float, evidence: Evidence | None = None) -> Answer:
     citations = tuple(
-        Citation(n, s.paragraph, s.part, s.text, float(score)) for n, (s, score) in enumerate(picked, start=1)
+        Citation(n, s.paragraph, s.part, s.text, float(score), document.meta.title)
+        for n, (s, document, score) in enumerate(picked, start=1)
     )
     text = " ".join(c.text for c in citations)
-    return Answer(question, text, False, citations, document.meta, confidence, evidence)
-
+    return Answer(question, text, False, citations, source, confidence, evidence)

@@ -10,6 +10,11 @@ FRONT_MATTER_PARTS = ("title", "standfirst", "caption", "byline", "note", "datel
 BODY = "body"
 
 
+def paragraph_label(part: str, number: int) -> str:
+    """How a citation names where it stands: "¶3" for body paragraph 3, else the part ("title")."""
+    return f"¶{number}" if part == BODY else part
+
+
 @dataclass(frozen=True)
 class Paragraph:
     """One kept block of the document: its part, its number (body only) and its verbatim text."""
@@ -20,7 +25,7 @@ class Paragraph:
 
     @property
     def label(self) -> str:
-        return f"¶{self.number}" if self.part == BODY else self.part
+        return paragraph_label(self.part, self.number)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class Sentence:
 
     @property
     def label(self) -> str:
-        return f"¶{self.paragraph}" if self.part == BODY else self.part
+        return paragraph_label(self.part, self.paragraph)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .errors import ModelUnavailable
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
-Progress = Callable[[int, int], None]
+EncodeProgress = Callable[[int, int], None]
 _PROGRESS_CHUNK = 512
 
 
@@ -33,7 +33,7 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray: ...
 
 
 def canonical_model_id(name: str) -> str:
@@ -95,7 +95,7 @@ class SentenceTransformerEmbedder:
                     raise ModelUnavailable(f"Cannot load embedding model {self._name!r}{hint}: {exc}") from exc
             return self._model
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray:
         model = self._load()
         texts = list(texts)
         if not texts:

@@ -1,68 +1,52 @@
-"""The engine's one face: build an index from documents, and answer questions from it."""
+"""The engine's one face: answer questions from a library, and change what a library holds.
+
+The engine holds what is shared (the model, the query encoder, the loaded libraries) and decides
+which library answers; builds are done by `build.IndexBuilder`, retrieval and composing by
+`retrieve` and `answer`. It knows nothing of Discord: a server is just an optional id.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
-import os
-import threading
+import shutil
 import time
 import unicodedata
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from .answer import (
-    Answer,
-    AnswerPolicy,
-    abstain,
-    compose,
-    compose_metadata,
-    metadata_part,
-)
-from .documents import Document, Paragraph, Sentence
-from .embed import (
-    DEFAULT_MODEL,
-    Embedder,
-    SentenceTransformerEmbedder,
-    canonical_model_id,
-)
+from .answer import Answer, AnswerPolicy, abstain, answer_metadata, compose, metadata_part
+from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
+from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
     CitebotError,
     DocumentRejected,
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
+    LibraryFull,
     QuestionRejected,
+    UnknownDocument,
 )
-from .ingest import load_document, split_paragraph
+from .ingest import load_document
+from .library import (
+    DEFAULT_KEY,
+    SERVERS,
+    LibrarySummary,
+    LiveLibrary,
+    LoadedLibraries,
+    has_index,
+    library_directory,
+    library_key,
+    summarize,
+)
 from .retrieve import Retriever
-from .store import (
-    IndexManifest,
-    SourceRecord,
-    StoredIndex,
-    WriteStep,
-    build_lock,
-    keep_upload,
-    load_index,
-    read_manifest,
-    sha256_bytes,
-    write_index,
-)
-from .vectors import build_vector_index
+from .store import SourceRecord, StoredIndex, WriteStep, keep_upload, load_index, read_manifest, sha256_bytes
 
-log = logging.getLogger("citebot.engine")
-
-# progress(stage, done, total): stages are "parsing", "embedding", "writing", "done".
-BuildProgress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-_SPLIT_CHUNK = 256
-_PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -78,34 +62,30 @@ class EngineConfig:
     batch_size: int = 64
     # "auto": answer with the ONNX export when one exists (made at index time), else the model.
     query_encoder: str = "auto"
+    max_documents_per_library: int = 25
+    max_library_bytes: int = 10_000_000
+    max_loaded_libraries: int = 100
 
-
-@dataclass(frozen=True)
-class _Live:
-    stored: StoredIndex
-    retriever: Retriever
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What a finished build produced, for the CLI and /reindex summaries."""
-
-    manifest: IndexManifest
-    title: str
-    seconds: float
-    stored: StoredIndex
+    @property
+    def model_id(self) -> str:
+        return canonical_model_id(self.model)
 
 
 class Engine:
-    """Owns the embedder and the live index; safe to call from worker threads."""
+    """Answers from libraries and changes them; safe to call from worker threads."""
 
     def __init__(self, config: EngineConfig, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self._query_embedder: Embedder | None = None
-        self._live: _Live | None = None
-        self._load_lock = threading.Lock()
+        self.libraries = LoadedLibraries(config.max_loaded_libraries)
+        self.builder = IndexBuilder(
+            self.embedder,
+            BuildOptions(config.model_id, config.max_document_bytes, config.batch_size, config.approximate_from),
+            before_write=self._export_query_encoder,
+        )
 
+    # ---- the query encoder ---------------------------------------------------------------
     @property
     def query_embedder(self) -> Embedder:
         """What embeds questions: the ONNX export if there is one, else the build model."""
@@ -113,207 +93,282 @@ class Engine:
             self._query_embedder = self._onnx_embedder() or self.embedder
         return self._query_embedder
 
+    def _exports_onnx(self) -> bool:
+        return self.config.query_encoder != "sentence-transformers" and isinstance(
+            self.embedder, SentenceTransformerEmbedder)
+
     def _onnx_embedder(self) -> Embedder | None:
-        if self.config.query_encoder == "sentence-transformers" or not isinstance(self.embedder, SentenceTransformerEmbedder):
+        if not self._exports_onnx():
             return None
         from .onnx_encoder import load_onnx_embedder
 
-        return load_onnx_embedder(self.config.index_dir, canonical_model_id(self.config.model))
+        return load_onnx_embedder(self.config.index_dir, self.config.model_id)
 
     def _export_query_encoder(self) -> None:
-        if self.config.query_encoder == "sentence-transformers" or not isinstance(self.embedder, SentenceTransformerEmbedder):
+        if not self._exports_onnx() or not isinstance(self.embedder, SentenceTransformerEmbedder):
             return
         from .onnx_encoder import export_onnx
 
         with self.embedder.exclusive() as model:
-            exported = export_onnx(model, canonical_model_id(self.config.model), self.config.index_dir)
+            exported = export_onnx(model, self.config.model_id, self.config.index_dir)
         if exported is not None and self._query_embedder is self.embedder:
             self._query_embedder = None  # the next question picks up the export
 
-    # ---- loading -------------------------------------------------------------------------
-    @property
-    def loaded(self) -> StoredIndex | None:
-        live = self._live
-        return live.stored if live else None
+    # ---- which library answers -------------------------------------------------------------
+    def _directory(self, key: str) -> Path:
+        return library_directory(self.config.index_dir, key)
 
-    def ensure_ready(self, progress: BuildProgress | None = None) -> StoredIndex:
-        """Load the index, or rebuild it from its sources when it is missing, stale or damaged."""
-        with self._load_lock:
-            if self._live is not None:
-                return self._live.stored
+    def has_own_library(self, server_id: int) -> bool:
+        """Whether a server has documents of its own (else it answers from the default library)."""
+        key = library_key(server_id)
+        return self.libraries.get(key) is not None or has_index(self._directory(key))
+
+    def _answering_key(self, server_id: int | None) -> str:
+        if server_id is not None and self.has_own_library(server_id):
+            return library_key(server_id)
+        return DEFAULT_KEY
+
+    def live(self, server_id: int | None = None, progress: BuildProgress | None = None) -> LiveLibrary:
+        """The library that answers for `server_id`, loaded (or rebuilt from its sources) if needed."""
+        return self._live(self._answering_key(server_id), progress)
+
+    def _live(self, key: str, progress: BuildProgress | None = None) -> LiveLibrary:
+        live = self.libraries.get(key)
+        if live is not None:
+            return live
+        with self.libraries.lock_for(key):
+            live = self.libraries.get(key)
+            if live is not None:
+                return live
             try:
-                stored = self._load_checked()
+                stored = self._load_checked(key)
             except (IndexMissing, IndexMismatch, IndexCorrupt) as problem:
                 if isinstance(problem, IndexMissing):
                     log.debug("%s Building it now.", problem)
                 else:
-                    log.warning("Index unusable (%s); rebuilding from its sources.", problem)
-                return self._rebuild_after(problem, progress)  # the build makes its index live
-            self._live = _Live(stored, Retriever(stored))
-            return stored
+                    log.warning("Index unusable (%s); rebuilding from its sources (library %s).", problem, key)
+                stored = self._rebuild_after(key, problem, progress)
+            live = LiveLibrary(key, stored, Retriever(stored))
+            self.libraries.put(live)
+            return live
 
-    def _load_checked(self) -> StoredIndex:
-        stored = load_index(self.config.index_dir, expected_model=canonical_model_id(self.config.model))
-        stale = self._stale_reason(stored.manifest)
+    def ensure_ready(self, progress: BuildProgress | None = None, server_id: int | None = None) -> StoredIndex:
+        """Load the answering library, or rebuild it when it is missing, stale or damaged."""
+        return self.live(server_id, progress).stored
+
+    @property
+    def loaded(self) -> StoredIndex | None:
+        """The default library's index, if it is in memory."""
+        live = self.libraries.get(DEFAULT_KEY)
+        return live.stored if live else None
+
+    def summary(self, server_id: int | None = None) -> LibrarySummary:
+        """What the library answering for `server_id` holds."""
+        live = self.live(server_id)
+        return summarize(live.key, live.stored)
+
+    def loaded_summary(self, server_id: int | None = None) -> LibrarySummary | None:
+        """The summary of the answering library if it is in memory, else None (no disk reads)."""
+        live = self.libraries.get(self._answering_key(server_id))
+        return summarize(live.key, live.stored) if live else None
+
+    def _load_checked(self, key: str) -> StoredIndex:
+        directory = self._directory(key)
+        stored = load_index(directory, expected_model=self.config.model_id)
+        stale = self._stale_reason(key, stored)
         if stale:
             raise IndexMismatch(stale)
         return stored
 
-    def _stale_reason(self, manifest: IndexManifest) -> str | None:
-        sources = manifest.sources
-        if sources and all(s.origin == "upload" for s in sources):
-            return None  # an admin's upload stays live until the next reindex
+    def _stale_reason(self, key: str, stored: StoredIndex) -> str | None:
+        sources = stored.manifest.sources
+        if key != DEFAULT_KEY or (sources and all(s.origin == "upload" for s in sources)):
+            return None  # uploaded documents stay live until they are changed
         configured = {str(p.resolve()) for p in self.config.corpus_paths}
-        recorded = {s.path for s in sources}
-        if configured != recorded:
+        if configured != {s.path for s in sources if s.origin == "configured"}:
             return "the configured corpus differs from the indexed one"
         for source in sources:
             path = Path(source.path)
-            if path.exists() and sha256_bytes(path.read_bytes()) != source.sha256:
+            if source.origin == "configured" and path.exists() and sha256_bytes(path.read_bytes()) != source.sha256:
                 return f"{source.name} changed since it was indexed"
         return None
 
-    def _rebuild_after(self, problem: CitebotError, progress: BuildProgress | None) -> StoredIndex:
-        uploads = self._recorded_uploads()
-        if uploads:
-            paths, origin = uploads, "upload"
-        else:
-            paths, origin = list(self.config.corpus_paths), "configured"
-        missing = [p for p in paths if not p.exists()]
-        if missing or not paths:
+    def _rebuild_after(self, key: str, problem: CitebotError, progress: BuildProgress | None) -> StoredIndex:
+        sources = self._rebuild_sources(key)
+        if not sources and key != DEFAULT_KEY:
+            raise IndexMissing(f"The index of this server's library cannot be used ({problem}).") from problem
+        missing = [s.name for s in sources if not s.path.exists()]
+        if missing or not sources:
             raise IndexMissing(
                 f"The index cannot be used ({problem}) and its source is gone: "
-                + ", ".join(str(p) for p in missing or ["no corpus configured"])
+                + ", ".join(missing or ["no corpus configured"])
             ) from problem
-        return self._build(paths, origin=origin, progress=progress).stored
+        return self.builder.build(self._directory(key), sources, progress=progress).stored
 
-    def _recorded_uploads(self) -> list[Path]:
+    def _rebuild_sources(self, key: str) -> list[SourceFile]:
+        """What to rebuild a damaged or stale library from: its kept uploads, and for the default
+        library the configured corpus (unless an upload replaced it)."""
         try:
-            manifest = read_manifest(self.config.index_dir)
+            recorded = read_manifest(self._directory(key)).sources
         except CitebotError:
-            return []
-        if manifest.sources and all(s.origin == "upload" for s in manifest.sources):
-            return [Path(s.path) for s in manifest.sources]
-        return []
+            recorded = ()
+        uploads = [SourceFile.from_record(s) for s in recorded if s.origin == "upload"]
+        if key != DEFAULT_KEY or (uploads and len(uploads) == len(recorded)):
+            return uploads
+        return [*self._configured_sources(), *uploads]
 
-    # ---- building ------------------------------------------------------------------------
+    def _configured_sources(self) -> list[SourceFile]:
+        return [SourceFile(p, p.name, "configured") for p in self.config.corpus_paths]
+
+    def _sources(self, key: str) -> list[SourceFile]:
+        """The sources a library is built from now (none for a server without a library)."""
+        live = self.libraries.get(key)
+        if live is not None:
+            return [SourceFile.from_record(s) for s in live.stored.manifest.sources]
+        if not has_index(self._directory(key)):
+            return []
+        return [SourceFile.from_record(s) for s in self._live(key).stored.manifest.sources]
+
+    # ---- changing a library ------------------------------------------------------------------
+    def _build(self, key: str, sources: list[SourceFile], progress: BuildProgress | None,
+               on_step: WriteStep | None = None) -> BuildReport:
+        report = self.builder.build(self._directory(key), sources, progress=progress, on_step=on_step)
+        with self.libraries.lock_for(key):  # one assignment: readers see the old or the new library
+            self.libraries.put(LiveLibrary(key, report.stored, Retriever(report.stored)))
+        return report
+
     def build_from_paths(self, paths: list[Path] | None = None, progress: BuildProgress | None = None,
-                         on_step: WriteStep | None = None) -> BuildReport:
-        """Rebuild from files on disk (the configured corpus by default) and make it live."""
-        chosen = list(paths) if paths else list(self.config.corpus_paths)
-        if not paths or self._same_as_configured(chosen):
-            return self._build(chosen, origin="configured", progress=progress, on_step=on_step)
+                         on_step: WriteStep | None = None, *, server_id: int | None = None,
+                         added_by: str | None = None) -> BuildReport:
+        """Rebuild a library from files on disk (the default library from its configured corpus)."""
+        key = library_key(server_id)
+        if not paths and key == DEFAULT_KEY:
+            return self._build(key, self._configured_sources(), progress, on_step)
+        if not paths:
+            raise DocumentRejected("Name the files to build this server's library from.")
+        if key == DEFAULT_KEY and self._same_as_configured(paths):
+            return self._build(key, [SourceFile(p, p.name, "configured") for p in paths], progress, on_step)
         # Other paths are copied in, so the index never depends on files that may move.
-        kept = [keep_upload(self.config.index_dir, p.name, self._read_capped(p)) for p in chosen]
-        return self._build(kept, origin="upload", progress=progress, on_step=on_step,
-                           display_names=[p.name for p in chosen])
+        uploads = [(p.name, self.builder.read_capped(p)) for p in paths]
+        sources = [self._keep(key, name, data, added_by) for name, data in uploads]
+        self._check_limits(sources)
+        return self._build(key, sources, progress, on_step)
 
     def build_from_upload(self, name: str, data: bytes, progress: BuildProgress | None = None,
-                          on_step: WriteStep | None = None) -> BuildReport:
-        """Replace the corpus with one uploaded document: validated first, kept, then indexed."""
+                          on_step: WriteStep | None = None, *, server_id: int | None = None,
+                          added_by: str | None = None) -> BuildReport:
+        """Replace a library by one uploaded document: validated first, kept, then indexed."""
+        key = library_key(server_id)
+        return self._build(key, [self._keep(key, name, data, added_by)], progress, on_step)
+
+    def add_document(self, server_id: int | None, name: str, data: bytes, *, added_by: str | None = None,
+                     progress: BuildProgress | None = None) -> BuildReport:
+        """Add one document to a server's library; only the new document is embedded."""
+        key = library_key(server_id)
+        current = self._sources(key)
+        digest = sha256_bytes(data)
+        if any(s.sha256 == digest for s in current):
+            raise DocumentRejected(f"“{name}” is already in this library.")
+        added = self._keep(key, name, data, added_by)
+        self._check_limits([*current, added])
+        return self._build(key, [*current, added], progress)
+
+    def remove_document(self, server_id: int | None, document_key: str, *,
+                        progress: BuildProgress | None = None) -> BuildReport | None:
+        """Remove one document from a server's library; None when that was the last one."""
+        key = library_key(server_id)
+        current = self._sources(key)
+        kept = [s for s in current if s.sha256[:12] != document_key]
+        if len(kept) == len(current):
+            raise UnknownDocument("That document is not in this server's library.")
+        if not kept:
+            if key == DEFAULT_KEY:
+                raise DocumentRejected("The default library cannot be left empty.")
+            self.delete_library(server_id)
+            return None
+        return self._build(key, kept, progress)
+
+    def rebuild(self, server_id: int | None, *, progress: BuildProgress | None = None) -> BuildReport:
+        """Rebuild a library from what it keeps: a server's uploads, or the configured corpus."""
+        key = library_key(server_id)
+        if key == DEFAULT_KEY:
+            return self.build_from_paths(None, progress)
+        sources = self._sources(key)
+        if not sources:
+            raise UnknownDocument("This server has no documents of its own; it answers from the default library.")
+        return self._build(key, sources, progress)
+
+    def delete_library(self, server_id: int | None) -> bool:
+        """Delete a server's library from disk and memory; the server answers from the default again."""
+        if server_id is None:
+            raise DocumentRejected("The default library cannot be deleted.")
+        key = library_key(server_id)
+        directory = self._directory(key)
+        with self.libraries.lock_for(key):
+            self.libraries.drop(key)
+            if not directory.exists():
+                return False
+            # One rename takes the library out of use at once; the files go after.
+            trash = directory.parent / f".deleted-{directory.name}-{uuid.uuid4().hex[:8]}"
+            directory.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+    def server_libraries(self) -> list[int]:
+        """The ids of servers that have a library on disk."""
+        root = self.config.index_dir / SERVERS
+        if not root.is_dir():
+            return []
+        return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and p.is_dir())
+
+    def _keep(self, key: str, name: str, data: bytes, added_by: str | None) -> SourceFile:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
         load_document(name, data, split=False)  # refuse a bad file before anything is written
-        kept = keep_upload(self.config.index_dir, name, data)
-        return self._build([kept], origin="upload", progress=progress, on_step=on_step, display_names=[name])
+        kept = keep_upload(self._directory(key), name, data)
+        return SourceFile(kept, Path(name).name, "upload", added_by, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                          sha256_bytes(data))
+
+    def _check_limits(self, sources: list[SourceFile]) -> None:
+        if len(sources) > self.config.max_documents_per_library:
+            raise LibraryFull(
+                f"A library holds at most {self.config.max_documents_per_library} documents; remove one first.")
+        total = sum(s.path.stat().st_size for s in sources if s.path.exists())
+        if total > self.config.max_library_bytes:
+            raise LibraryFull(
+                f"That would make the library {total:,} bytes; the limit is {self.config.max_library_bytes:,}.")
 
     def _same_as_configured(self, paths: list[Path]) -> bool:
         return {p.resolve() for p in paths} == {p.resolve() for p in self.config.corpus_paths}
 
-    def _read_capped(self, path: Path) -> bytes:
-        if not path.is_file():
-            raise DocumentRejected(f"{path} is not a file.")
-        size = path.stat().st_size
-        if size > self.config.max_document_bytes:
-            raise DocumentRejected(f"{path.name} is {size:,} bytes; the limit is {self.config.max_document_bytes:,}.")
-        return path.read_bytes()
-
-    def _build(self, paths: list[Path], *, origin: str, progress: BuildProgress | None = None,
-               on_step: WriteStep | None = None, display_names: list[str] | None = None) -> BuildReport:
-        report = progress or (lambda _stage, _done, _total: None)
-        started = time.perf_counter()
-        with build_lock(self.config.index_dir):
-            report("parsing", 0, len(paths))
-            skeletons: list[Document] = []
-            sources: list[SourceRecord] = []
-            for number, path in enumerate(paths):
-                data = self._read_capped(path)
-                name = display_names[number] if display_names else path.name
-                skeletons.append(load_document(name, data, split=False))
-                sources.append(SourceRecord(name, sha256_bytes(data), len(data), origin, str(path.resolve())))
-                report("parsing", number + 1, len(paths))
-            documents, matrix = self._split_and_embed(skeletons, report)
-            report("writing", 0, 1)
-            self._export_query_encoder()
-            vectors, kind, params = build_vector_index(matrix, approximate_from=self.config.approximate_from)
-            # What was just written is already in memory; reading it back would double the I/O.
-            stored = write_index(
-                self.config.index_dir, documents=documents, vectors=vectors,
-                model=canonical_model_id(self.config.model), dimension=int(matrix.shape[1]),
-                index_type=kind, index_params=params, sources=sources,
-                build_seconds=time.perf_counter() - started, on_step=on_step,
-            )
-            self._live = _Live(stored, Retriever(stored))  # one assignment: readers see old or new
-            report("writing", 1, 1)
-        seconds = time.perf_counter() - started
-        report("done", 1, 1)
-        return BuildReport(stored.manifest, documents[0].meta.title if documents else "", seconds, stored)
-
-    def _split_and_embed(self, skeletons: list[Document], report: BuildProgress) -> tuple[list[Document], np.ndarray]:
-        """Split every paragraph into sentences, then embed them all in one pass.
-
-        Splitting is pure Python; on large corpora it runs in worker processes (one per core) so
-        it neither holds the GIL nor competes with the model for long.
-        """
-        work = [(d, i, p) for d, doc in enumerate(skeletons) for i, p in enumerate(doc.paragraphs)]
-        chunks = [work[k : k + _SPLIT_CHUNK] for k in range(0, len(work), _SPLIT_CHUNK)]
-        if len(work) >= _PARALLEL_SPLIT_FROM and (os.cpu_count() or 1) > 1:
-            context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-            with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), mp_context=context) as pool:
-                split = [pair for part in pool.map(_split_chunk, chunks) for pair in part]
-        else:
-            split = [pair for chunk in chunks for pair in _split_chunk(chunk)]
-        sentences: list[list[Sentence]] = [[] for _ in skeletons]
-        for d, sentence in split:
-            sentences[d].append(sentence)
-        next_id = 0
-        documents = []
-        for doc, own in zip(skeletons, sentences):
-            numbered = tuple(dataclasses.replace(s, id=next_id + n) for n, s in enumerate(own))
-            next_id += len(numbered)
-            documents.append(Document(doc.meta, doc.paragraphs, numbered, doc.dropped_lines))
-        texts = [s.text for _, s in split]
-        if not texts:
-            raise DocumentRejected("No article text is left after removing page furniture.")
-        report("embedding", 0, len(texts))
-        matrix = self.embedder.encode(
-            texts, batch_size=self.config.batch_size, progress=lambda done, total: report("embedding", done, total)
-        )
-        return documents, matrix
-
     # ---- answering -----------------------------------------------------------------------
-    def answer(self, question: str) -> Answer:
-        """Answer one question with verbatim citations, or abstain."""
+    def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
+        """Answer one question with verbatim citations from one library, or abstain.
+
+        `document` (a document key from the library's summary) limits the answer to that document.
+        """
         started = time.perf_counter()
         question = clean_question(question)
-        self.ensure_ready()
-        live = self._live
-        assert live is not None
+        live = self.live(server_id)
+        stored = live.stored
+        only = _document_index(stored, document)
         part = metadata_part(question)
         if part is not None:
-            for document in live.stored.documents:
-                meta_answer = compose_metadata(question, part, document)
-                if meta_answer is not None:
-                    return _timed(meta_answer, {"total": _ms(started)})
+            meta_answer = answer_metadata(question, part, stored.documents, only)
+            if meta_answer is not None:
+                return _timed(meta_answer, {"total": _ms(started)})
         t0 = time.perf_counter()
         vector = self.query_embedder.encode([question])[0]
         t1 = time.perf_counter()
-        retrieval = live.retriever.retrieve(question, vector)
+        retrieval = live.retriever.retrieve(question, vector, document=only)
         t2 = time.perf_counter()
         if not retrieval.query_stems and (retrieval.best is None or retrieval.best.dense < 0.5):
-            result = abstain(question, live.stored.documents[0].meta if live.stored.documents else None, 0.0)
+            result = abstain(question, stored.documents[only or 0].meta if stored.documents else None, 0.0)
         else:
-            result = compose(question, retrieval, live.stored.sentences, live.stored.document_of, self.config.policy)
+            result = compose(question, retrieval, stored, self.config.policy)
+        if result.abstained:
+            searched = stored.documents if only is None else (stored.documents[only],)
+            result = dataclasses.replace(result, searched_titles=tuple(d.meta.title for d in searched))
         return _timed(result, {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "total": _ms(started)})
 
 
@@ -326,8 +381,13 @@ def clean_question(question: str) -> str:
     return text
 
 
-def _split_chunk(chunk: list[tuple[int, int, Paragraph]]) -> list[tuple[int, Sentence]]:
-    return [(d, sentence) for d, index, paragraph in chunk for sentence in split_paragraph(paragraph, index)]
+def _document_index(stored: StoredIndex, document: str | None) -> int | None:
+    if not document:
+        return None
+    for number, record in enumerate(stored.manifest.sources):
+        if isinstance(record, SourceRecord) and record.key == document and number < len(stored.documents):
+            return number
+    raise UnknownDocument("That document is not in this server's library.")
 
 
 def _ms(started: float) -> float:

@@ -29,3 +29,11 @@ class ModelUnavailable(CitebotError):
 
 class QuestionRejected(CitebotError):
     """A question is empty or carries no words to look for."""
+
+
+class LibraryFull(DocumentRejected):
+    """Adding a document would take a library past its document or size limit."""
+
+
+class UnknownDocument(CitebotError):
+    """A document named by its key is not in the library."""

@@ -36,6 +36,9 @@ _HEADER_SCAN = 12
 _WRAP_MIN_CHARS = 50
 # A sentence longer than this is quoted in word-bounded pieces so an answer stays short.
 MAX_UNIT_CHARS = 600
+# Raise whenever ingest or sentence splitting changes what a source turns into: cached
+# embeddings of a source (index/build.py) are keyed by it.
+INGEST_VERSION = 1
 
 
 @dataclass

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .embed import Progress
+from .embed import EncodeProgress
 
-log = logging.getLogger("citebot.onnx")
+log = logging.getLogger(__name__)
 
 AGREEMENT_TOLERANCE = 1e-5
 CHECK_TEXTS = (
@@ -69,7 +69,7 @@ class OnnxEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):

@@ -47,11 +47,24 @@ class Retriever:
     def __init__(self, stored: StoredIndex) -> None:
         self.stored = stored
         self.lexical = LexicalIndex([s.text for s in stored.sentences])
+        # Sentence ids are numbered across documents in order, so each document is one id range.
+        self.spans: list[tuple[int, int]] = []
+        first = 0
+        for document in stored.documents:
+            self.spans.append((first, first + len(document.sentences)))
+            first += len(document.sentences)
 
-    def retrieve(self, question: str, question_vector: np.ndarray, *, k: int = CANDIDATES) -> Retrieval:
-        scores, ids = search(self.stored.vectors, question_vector.reshape(1, -1), k)
+    def retrieve(self, question: str, question_vector: np.ndarray, *, k: int = CANDIDATES,
+                 document: int | None = None) -> Retrieval:
+        """Rank the library's sentences, or only those of document number `document`."""
+        span = self.spans[document] if document is not None else None
+        scores, ids = search(self.stored.vectors, question_vector.reshape(1, -1), k, span=span)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
         match: LexicalMatch = self.lexical.match(question)
+        if span is not None:
+            outside = np.ones(match.scores.shape[0], dtype=bool)
+            outside[span[0] : span[1]] = False
+            match.scores[outside] = 0.0
         top_lexical = float(match.scores.max()) if match.scores.size else 0.0
         lexical_ids = np.argsort(-match.scores)[:k] if top_lexical > 0 else np.array([], dtype=np.int64)
         missing = [int(i) for i in lexical_ids if int(i) not in dense]

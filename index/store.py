@@ -25,12 +25,14 @@ from typing import Any
 
 from .documents import Document, DocumentMeta, Paragraph, Sentence
 from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
+from .formats import TEXT_EXTENSIONS
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 UNITS = "units.json"
 CURRENT = "CURRENT"
+SOURCES = "sources"
 # Hash every file on load below this size; above it, sizes are checked and FAISS parses the file.
 _HASH_ON_LOAD_LIMIT = 256 * 1024 * 1024
 
@@ -44,6 +46,13 @@ class SourceRecord:
     bytes: int
     origin: str  # "configured" (a path in the settings) or "upload" (copied under sources/)
     path: str
+    added_by: str | None = None  # who added it, as shown to the server's members
+    added_at: str | None = None  # UTC, ISO 8601
+
+    @property
+    def key(self) -> str:
+        """A short stable id for the document, unique within its library."""
+        return self.sha256[:12]
 
 
 @dataclass(frozen=True)
@@ -132,15 +141,18 @@ class BuildInProgress(CitebotError):
 
 
 def keep_upload(index_dir: Path, name: str, data: bytes) -> Path:
-    """Keep an uploaded document under sources/ so the index can be rebuilt from it later."""
-    sources = index_dir / "sources"
+    """Keep an uploaded document under sources/ so the index can be rebuilt from it later.
+
+    The file is named by its hash: an uploaded name never chooses a path.
+    """
+    sources = index_dir / SOURCES
     sources.mkdir(parents=True, exist_ok=True)
     suffix = Path(name).suffix.lower()
-    if suffix not in (".txt", ".md", ".markdown", ".html", ".htm"):
+    if suffix not in TEXT_EXTENSIONS:
         suffix = ".txt"
     target = sources / f"{sha256_bytes(data)}{suffix}"
     if not target.exists():
-        _write_file_atomically(target, data)
+        write_file_atomically(target, data)
     return target
 
 
@@ -172,8 +184,8 @@ def write_index(
     tmp.mkdir()
     step("start")
 
-    units_bytes = json.dumps(_units_json(documents), ensure_ascii=False).encode("utf-8")
-    _write_file_atomically(tmp / UNITS, units_bytes)
+    units_bytes = json.dumps(documents_to_json(documents), ensure_ascii=False).encode("utf-8")
+    write_file_atomically(tmp / UNITS, units_bytes)
     step("units")
     faiss.write_index(vectors, str(tmp / VECTORS))
     _fsync_path(tmp / VECTORS)
@@ -202,13 +214,13 @@ def write_index(
         files=files,
         index_params=index_params,
     )
-    _write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
+    write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
     step("manifest")
     final = builds / build_id
     os.rename(tmp, final)
     _fsync_path(builds)
     step("renamed")
-    _write_file_atomically(index_dir / CURRENT, build_id.encode("ascii"))
+    write_file_atomically(index_dir / CURRENT, build_id.encode("ascii"))
     step("current")
     _remove_stale_builds(index_dir, keep=build_id)
     step("cleaned")
@@ -259,7 +271,7 @@ def load_index(index_dir: Path, *, expected_model: str | None = None, expected_d
     _verify_files(build, manifest)
     try:
         units = json.loads((build / UNITS).read_text("utf-8"))
-        documents = _documents_from_json(units)
+        documents = documents_from_json(units)
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"The index units file is damaged: {exc}") from exc
     try:
@@ -301,7 +313,8 @@ def _verify_files(build: Path, manifest: IndexManifest) -> None:
             raise IndexCorrupt(f"The index file {name} does not match its hash in the manifest.")
 
 
-def _units_json(documents: list[Document]) -> dict[str, Any]:
+def documents_to_json(documents: list[Document]) -> dict[str, Any]:
+    """Documents as plain JSON: metadata, paragraphs and sentences (nothing pickled)."""
     return {
         "documents": [
             {
@@ -314,7 +327,7 @@ def _units_json(documents: list[Document]) -> dict[str, Any]:
     }
 
 
-def _documents_from_json(units: dict[str, Any]) -> list[Document]:
+def documents_from_json(units: dict[str, Any]) -> list[Document]:
     documents = []
     for doc in units["documents"]:
         meta = DocumentMeta(**doc["meta"])
@@ -326,7 +339,18 @@ def _documents_from_json(units: dict[str, Any]) -> list[Document]:
     return documents
 
 
-def _write_file_atomically(path: Path, data: bytes) -> None:
+def remove_unused_sources(index_dir: Path, live_paths: set[str]) -> None:
+    """Delete kept uploads that the live build no longer names (superseded or removed documents)."""
+    sources = index_dir / SOURCES
+    if not sources.is_dir():
+        return
+    for entry in sources.iterdir():
+        if str(entry.resolve()) not in live_paths:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with tmp.open("wb") as fh:
         fh.write(data)

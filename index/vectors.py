@@ -31,16 +31,22 @@ def build_vector_index(matrix: np.ndarray, *, approximate_from: int) -> tuple[An
     return index, kind, params
 
 
-def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (scores, ids) for each query row; ids are -1 where fewer than k exist."""
+def search(index: Any, queries: np.ndarray, k: int, *,
+           span: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, ids) for each query row, only ids in [span) when given; -1 where fewer exist."""
     import faiss
 
     k = max(1, min(k, int(index.ntotal)))
     inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    selector = faiss.IDSelectorRange(span[0], span[1]) if span is not None else None
     params = None
     if isinstance(inner, faiss.IndexHNSWFlat):
         params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
-        # IndexIDMap forwards search parameters to the wrapped index.
+        if selector is not None:
+            params.sel = selector
+    elif selector is not None:
+        params = faiss.SearchParameters(sel=selector)
+    # IndexIDMap forwards search parameters (and the id selector, translated) to the wrapped index.
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if params is not None:
         return index.search(queries, k, params=params)

@@ -9,8 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from bot.settings import PACKAGE_CORPUS  # noqa: E402
-from index.engine import Engine, EngineConfig  # noqa: E402
+from citebot.bot.settings import PACKAGE_CORPUS  # noqa: E402
+from citebot.index.engine import Engine, EngineConfig  # noqa: E402
 
 from .fakes import HashingEmbedder  # noqa: E402
 
@@ -33,7 +33,7 @@ def fake_engine(tmp_path: Path) -> Engine:
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
-    from index.embed import SentenceTransformerEmbedder
+    from citebot.index.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.lexical import stems, words
+from citebot.index.lexical import stems, words
 
 
 class HashingEmbedder:

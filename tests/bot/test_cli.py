@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.settings import Settings, SettingsError
+from citebot.bot.cli import main
+from citebot.bot.settings import Settings, SettingsError
 
 from ..conftest import ARTICLE_TEXT, DATA
 
@@ -82,7 +82,7 @@ def test_json_batch_from_stdin_in_a_new_process(tmp_path: Path) -> None:
     questions = "why did relations rupture?\n\nWhat is the capital of Australia?\nwho wrote this?\n"
     env = {**os.environ, "INDEX_DIR": str(tmp_path / "index")}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--json", "-"], input=questions, capture_output=True,
+        [sys.executable, "-m", "citebot.bot", "ask", "--json", "-"], input=questions, capture_output=True,
         text=True, env=env, cwd=tmp_path, timeout=300, check=True,
     )
     rows = [json.loads(line) for line in done.stdout.splitlines()]

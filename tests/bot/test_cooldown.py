@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.cooldown import Cooldown
+from citebot.bot.cooldown import Cooldown
 
 
 def test_cooldown_is_per_member_and_expires() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.client import TokenRedactor
+from citebot.bot.client import TokenRedactor
 
 
 def test_token_is_redacted_from_messages_and_arguments() -> None:

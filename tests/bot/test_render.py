@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import (
+from citebot.bot.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -15,8 +15,9 @@ from bot.render import (
     render_notice,
     trim,
 )
-from index.answer import Answer, Citation
-from index.documents import DocumentMeta
+from citebot.index.answer import Answer, Citation
+from citebot.index.documents import DocumentMeta
+from citebot.index.library import DocumentSummary, LibrarySummary
 
 META = DocumentMeta(title="A *Title* with @everyone", author="Ann Author", date="Jan. 1, 2026")
 
@@ -65,7 +66,10 @@ def test_abstention_says_so_plainly() -> None:
 
 
 def test_about_lists_what_the_bot_knows() -> None:
-    embed = render_about(META, paragraphs=6, sentences=19, model="m", built_at="2026-01-01T00:00:00Z", index_type="flat")
+    document = DocumentSummary("k", META.title, META.author, META.date, 6, 19, "a.txt", "upload", None, None)
+    summary = LibrarySummary(False, (document,), paragraphs=6, sentences=19, model="m",
+                             built_at="2026-01-01T00:00:00Z", index_type="flat")
+    embed = render_about(summary)
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Author"] == "Ann Author" and "6 paragraphs" in fields["Indexed"]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.client import CitebotBot
-from bot.settings import Settings
-from index.engine import Engine, EngineConfig
+from citebot.bot.client import CitebotBot
+from citebot.bot.settings import Settings
+from citebot.index.engine import Engine, EngineConfig
 
 from ..conftest import ARTICLE
 from .fake_discord import TOKEN, FakeDiscord

@@ -7,31 +7,26 @@ from typing import Any
 
 import pytest
 
-from bot.client import EXIT_FAILED, EXIT_INTENTS, CitebotBot, serve
-from bot.settings import Settings
+from citebot.bot.client import EXIT_FAILED, EXIT_INTENTS, CitebotBot, serve
+from citebot.bot.settings import Settings
 
 from .conftest import running_bot, with_settings
+from .helpers import RUPTURE, ask, descriptions, replies_to
 from .fake_discord import CHANNEL_ID, GUILD_ID, MANAGE_GUILD, FakeDiscord
 
-RUPTURE = "ruptured in 2018"
-
-
-def descriptions(message: dict[str, Any]) -> str:
-    return "\n".join((e.get("description") or "") + (e.get("title") or "") for e in message.get("embeds") or [])
-
-
-def replies_to(server: FakeDiscord, message_id: str) -> list[dict[str, Any]]:
-    return [m for m in server.channel_messages() if str((m.get("message_reference") or {}).get("message_id")) == message_id]
 
 
 async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: CitebotBot) -> None:
     (sync,) = server.calls("PUT", "/applications/")
     assert sync.path == "/applications/4242/commands"
     commands = {c["name"]: c for c in sync.body}
-    assert set(commands) == {"ask", "reindex", "about"}
+    assert set(commands) == {"ask", "reindex", "about", "docs"}
+    assert {o["name"] for o in commands["docs"]["options"]} == {"add", "list", "remove"}
+    assert commands["docs"]["contexts"] == [0]  # servers only
     ask_options = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask_options["question"]["type"] == 3 and ask_options["question"]["required"] is True
     assert ask_options["private"]["type"] == 5
+    assert ask_options["document"]["type"] == 3 and ask_options["document"]["autocomplete"] is True
     assert str(commands["reindex"]["default_member_permissions"]) == str(MANAGE_GUILD)
     assert commands["reindex"]["options"][0]["type"] == 11  # attachment
     assert commands["about"]["default_member_permissions"] is None
@@ -103,7 +98,7 @@ async def test_reindex_is_refused_without_manage_server(server: FakeDiscord, bot
     assert callback.body["type"] == 4 and callback.body["data"]["flags"] & 64
     assert "Manage Server" in callback.body["data"]["content"]
     assert not server.calls("GET", "/files")  # nothing downloaded
-    assert bot.service.engine.loaded.documents[0].meta.title.startswith("Mark Carney")
+    assert bot.service.engine.summary(GUILD_ID).titles[0].startswith("Mark Carney")
 
 
 HARBOUR = (
@@ -111,12 +106,6 @@ HARBOUR = (
     b"The council of Harbour Town voted on Monday to lease its disused docks to a wind-turbine consortium.\n\n"
     b"The vote passed by nine votes to four, @everyone in the chamber agreed it was close.\n"
 )
-
-
-async def ask(server: FakeDiscord, question: str, **kwargs: Any) -> dict[str, Any]:
-    token = await server.slash("ask", [{"name": "question", "type": 3, "value": question}], **kwargs)
-    (followup,) = await server.wait_for(lambda: server.followups(token), timeout=30)
-    return followup
 
 
 async def test_reindex_with_an_upload_answers_from_the_new_document(server: FakeDiscord, bot: CitebotBot) -> None:
@@ -231,7 +220,7 @@ async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord,
     await server.wait_for(lambda: "Not reindexed" in ((server.original(token) or {}).get("content") or ""))
     expected = "grew past the" if chunked else "The upload is"  # the download itself stopped it
     assert expected in server.original(token)["content"]
-    assert bot.service.engine.loaded.documents[0].meta.title.startswith("Mark Carney")
+    assert bot.service.engine.summary(GUILD_ID).titles[0].startswith("Mark Carney")
 
 
 async def test_a_second_reindex_is_told_one_is_running(server: FakeDiscord, bot: CitebotBot) -> None:

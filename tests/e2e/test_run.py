@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from citebot.bot.cli import main
 
 from .fake_discord import TOKEN, FakeDiscord
-from .test_bot import replies_to
+from .helpers import replies_to
 
 
 async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDisco
            "DISCORD_GATEWAY_URL": server.gateway_url, "INDEX_DIR": str(tmp_path / "index"), "LOG_LEVEL": "DEBUG",
            "ASK_COOLDOWN_SECONDS": "0", "QUERY_ENCODER": "sentence-transformers"}  # no ONNX export: faster start
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+        sys.executable, "-m", "citebot.bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -38,7 +38,7 @@ async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDisco
             await process.wait()
     log = (stdout + stderr).decode()
     assert process.returncode == 0, log
-    assert "Synced 3 slash commands" in log and "citebot stopped." in log
+    assert "Synced 4 slash commands" in log and "citebot stopped." in log
     assert TOKEN not in log
 
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from index.answer import AnswerPolicy, metadata_part
-from index.engine import Engine, clean_question
-from index.errors import QuestionRejected
-from index.evaluate import calibrate, evaluate, read_questions
+from citebot.index.answer import AnswerPolicy, metadata_part
+from citebot.index.engine import Engine, clean_question
+from citebot.index.errors import QuestionRejected
+from citebot.index.evaluate import calibrate, evaluate, read_questions
 
 from ..conftest import ARTICLE_TEXT, DATA
 

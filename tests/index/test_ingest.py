@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from index.documents import BODY
-from index.errors import DocumentRejected
-from index.formats import decode_text
-from index.furniture import furniture_reason, split_credit
-from index.ingest import load_document, parse_document
+from citebot.index.documents import BODY
+from citebot.index.errors import DocumentRejected
+from citebot.index.formats import decode_text
+from citebot.index.furniture import furniture_reason, split_credit
+from citebot.index.ingest import load_document, parse_document
 
 from ..conftest import ARTICLE_TEXT, DATA
 

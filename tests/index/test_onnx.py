@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed import DEFAULT_MODEL
-from index.engine import Engine, EngineConfig
-from index.evaluate import read_questions
-from index.onnx_encoder import (
+from citebot.index.embed import DEFAULT_MODEL
+from citebot.index.engine import Engine, EngineConfig
+from citebot.index.evaluate import read_questions
+from citebot.index.onnx_encoder import (
     OnnxEmbedder,
     encoder_dir,
     export_onnx,

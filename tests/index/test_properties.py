@@ -7,15 +7,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import (
+from citebot.bot.render import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     defuse_mentions,
     render_answer,
 )
-from index.engine import Engine
-from index.errors import DocumentRejected, QuestionRejected
-from index.ingest import parse_document
+from citebot.index.engine import Engine
+from citebot.index.errors import DocumentRejected, QuestionRejected
+from citebot.index.ingest import parse_document
 
 from ..conftest import engine_config
 from ..fakes import HashingEmbedder

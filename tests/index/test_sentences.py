@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.ingest import parse_document
-from index.sentences import split_sentences
+from citebot.index.ingest import parse_document
+from citebot.index.sentences import split_sentences
 
 from ..conftest import ARTICLE_TEXT
 

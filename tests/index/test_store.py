@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from index.engine import Engine
-from index.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from index.store import (
+from citebot.index.engine import Engine
+from citebot.index.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from citebot.index.store import (
     MANIFEST,
     UNITS,
     VECTORS,
@@ -107,7 +107,7 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str, capl
     with pytest.raises(IndexCorrupt):
         load_index(index_dir)
     engine = Engine(engine_config(index_dir), embedder=HashingEmbedder())
-    with caplog.at_level("WARNING", logger="citebot.engine"):
+    with caplog.at_level("WARNING", logger="citebot.index.engine"):
         answer = engine.answer("why did relations rupture?")
     assert "Index unusable" in caplog.text and "rebuilding from its sources" in caplog.text
     assert any("ruptured in 2018" in c.text for c in answer.citations)

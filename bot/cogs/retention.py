@@ -1,0 +1,70 @@
+"""Leaving a server: its library is deleted DELETE_AFTER_LEAVE_DAYS after the bot was removed."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands, tasks
+
+from citebot.index.retention import Departures
+
+from ..service import AnswerService
+
+log = logging.getLogger(__name__)
+
+
+class RetentionCog(commands.Cog):
+    """Records departures and returns, and deletes libraries that are due, at start-up and daily."""
+
+    def __init__(self, bot: commands.Bot, service: AnswerService, departures: Departures, keep_days: float) -> None:
+        self.bot = bot
+        self.service = service
+        self.departures = departures
+        self.keep_days = keep_days
+
+    async def cog_load(self) -> None:
+        self.daily.start()
+
+    async def cog_unload(self) -> None:
+        self.daily.cancel()
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        log.info("Removed from server %s; its library is kept for %g days.", guild.id, self.keep_days)
+        self.departures.left(guild.id)
+        await self.delete_due()
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.departures.returned(guild.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Servers that removed the bot while it was offline start their clock now."""
+        present = {g.id for g in self.bot.guilds}
+        for server_id in self.service.engine.server_libraries():
+            if server_id in present:
+                self.departures.returned(server_id)
+            else:
+                self.departures.left(server_id)
+        await self.delete_due()
+
+    @tasks.loop(hours=24)
+    async def daily(self) -> None:
+        await self.delete_due()
+
+    @daily.before_loop
+    async def _wait_until_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def delete_due(self) -> None:
+        for server_id in self.departures.due(self.keep_days):
+            try:
+                deleted = await self.service.forget_server(server_id)
+            except Exception:  # noqa: BLE001 - try again tomorrow
+                log.exception("Could not delete the library of server %s", server_id)
+                continue
+            self.departures.forget(server_id)
+            if deleted:
+                log.info("Deleted the library of server %s (left %g+ days ago).", server_id, self.keep_days)

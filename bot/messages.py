@@ -1,0 +1,188 @@
+"""Every sentence a member or admin sees, and the one function that turns an error into a reply.
+
+Keeping the wording here means it is consistent across /ask, mentions, /docs, /reindex and the
+terminal, and each message is asserted exactly in tests/bot/test_messages.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from enum import Enum
+
+from citebot.index.answer import Citation
+from citebot.index.errors import CitebotError, DocumentRejected, QuestionRejected
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_QUESTION = "why did relations rupture?"
+SHORT_TITLE = 48  # characters of a document's title shown beside each citation
+_SENTENCE_END = re.compile(r"[.!?][”’\"')\]]*\s")
+
+
+def trim(text: str, limit: int) -> str:
+    """Cut text to `limit` characters at a sentence end if one is near, else at a word, adding '…'."""
+    if len(text) <= limit:
+        return text
+    window = text[: limit - 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(window + " ")]
+    if ends and ends[-1] >= limit // 2:
+        return window[: ends[-1]].rstrip()
+    cut = window.rfind(" ")
+    if cut < limit // 2:
+        cut = limit - 1
+    return window[:cut].rstrip() + "…"
+
+
+def short_title(title: str, limit: int = SHORT_TITLE) -> str:
+    """A document's title cut at a word, to name it beside a citation."""
+    return trim(title, limit)
+
+
+def citation_label(citation: Citation, *, with_document: bool) -> str:
+    """Where a quote stands: "¶3", or "Short title, ¶3" when an answer quotes several documents."""
+    if with_document and citation.document:
+        return f"{short_title(citation.document)}, {citation.label}"
+    return citation.label
+
+
+
+# ---- answers ------------------------------------------------------------------------------
+ABSTAIN_EXPLANATION = "I only quote what the documents actually say, so I'd rather say nothing than guess."
+ABSTAIN_HINT = "Try asking about something the documents cover."
+STILL_LOADING = "My index is still loading; try again in a moment."
+HOW_TO_ASK = (
+    "Use `/ask question:` or mention me with your question. I answer only with sentences quoted "
+    "from the documents, each marked with its paragraph, and I say so when they do not answer."
+)
+
+
+def not_answered(titles: tuple[str, ...]) -> str:
+    """The one wording for "the document does not answer that", in Discord and the terminal."""
+    if len(titles) == 1:
+        return f"Not in the article: “{titles[0]}” doesn't answer that."
+    if not titles:
+        return "Not in the article: the indexed document doesn't answer that."
+    return f"Not in the documents: none of the {len(titles)} documents here answers that."
+
+
+def ask_prompt(bot_name: str) -> str:
+    return f"Ask me something about the article, e.g. “@{bot_name} {EXAMPLE_QUESTION}”"
+
+
+def cooldown(seconds: float) -> str:
+    return f"You're asking quickly — try again in {max(1, round(seconds))} s."
+
+
+# ---- permissions and commands ---------------------------------------------------------------
+NEEDS_MANAGE_SERVER = "Only members with the Manage Server permission can do that."
+SERVER_ONLY = "That command only works in a server."
+NOT_HERE = "You can't use that command here."
+SOMETHING_WENT_WRONG = "Sorry, something went wrong. It has been logged."
+
+
+def input_does_not_fit(detail: str) -> str:
+    return f"That input doesn't fit: {detail}. Questions can be up to 1,000 characters."
+
+
+# ---- builds (/reindex, /docs add, /docs remove) ------------------------------------------------
+DOWNLOADING = "Downloading the document…"
+PARSING = "Reading and cleaning the document…"
+WRITING = "Writing the new index…"
+WORKING = "Working…"
+BUILD_BUSY = "A change to this server's library is still running; try again when it finishes."
+BUILD_FAILED = "Reindex failed unexpectedly (logged). The current index keeps serving."
+
+
+def embedding(done: int, total: int) -> str:
+    return f"Embedding sentences: {done:,} of {total:,}…"
+
+
+def queued(position: int) -> str:
+    return f"Waiting for other servers' builds to finish: {position} ahead of this one…"
+
+
+def not_rebuilt(reason: str) -> str:
+    return f"Not reindexed: {reason} The current index keeps serving."
+
+
+def not_added(reason: str) -> str:
+    return f"Not added: {reason} This server's library is unchanged."
+
+
+def reindexed(titles: tuple[str, ...], paragraphs: int, sentences: int, seconds: float) -> str:
+    what = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} documents"
+    return (f"Reindexed {what}: {paragraphs} paragraphs, {sentences} sentences, in {seconds:.1f} s. "
+            "New questions use it now.")
+
+
+def document_added(title: str, documents: int, seconds: float) -> str:
+    return (f"Added “{title}”. This server's library now has {documents} document{'s' if documents != 1 else ''} "
+            f"(indexed in {seconds:.1f} s); new questions use it now.")
+
+
+def document_removed(title: str, documents: int) -> str:
+    return f"Removed “{title}”. This server's library now has {documents} document{'s' if documents != 1 else ''}."
+
+
+def last_document_removed(title: str) -> str:
+    return f"Removed “{title}”, the last document of this server; questions here use the default library again."
+
+
+NO_OWN_DOCUMENTS = ("This server has no documents of its own yet, so I answer from the default library below. "
+                    "Admins add documents with /docs add.")
+DEFAULT_LIBRARY_FOOTER = "This server has no documents of its own: this is the default library."
+DOCUMENTS_TITLE = "Documents I answer from here"
+
+
+def document_line(title: str, author: str | None, date: str | None, paragraphs: int, name: str,
+                  added_by: str | None, added_at: str | None) -> str:
+    """One document in /docs list: what it is, how long, who added it and where it came from."""
+    about = " · ".join(x for x in (author, date, f"{paragraphs} paragraphs") if x)
+    origin = f"from {name}"
+    if added_by or added_at:
+        origin += f", added by {added_by or 'someone'}" + (f" on {added_at[:10]}" if added_at else "")
+    return f"**{title}**\n{about}\n{origin}"
+
+
+def expired_fallback(mention: str, text: str) -> str:
+    return f"{mention}: {text}"
+
+
+# ---- errors -------------------------------------------------------------------------------------
+class Context(Enum):
+    """What the member was doing when the error happened; it chooses the wording."""
+
+    COMMAND = "command"
+    ANSWER = "answer"
+    BUILD = "build"
+    ADD = "add"
+
+
+def reply_for_error(error: BaseException, context: Context = Context.COMMAND) -> str:
+    """The reply for any failure. Unexpected ones are logged with their traceback; their details
+    never reach Discord."""
+    from discord import app_commands  # here, so the terminal never imports discord.py
+
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, app_commands.MissingPermissions):
+        return NEEDS_MANAGE_SERVER
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return SERVER_ONLY
+    if isinstance(error, app_commands.CheckFailure):
+        return NOT_HERE
+    if isinstance(error, app_commands.TransformerError):
+        return input_does_not_fit(str(error.__cause__ or error))
+    if isinstance(error, QuestionRejected):
+        return str(error)
+    if isinstance(error, CitebotError):
+        if context is Context.ADD:
+            return not_added(str(error))
+        if context is Context.BUILD or isinstance(error, DocumentRejected):
+            return not_rebuilt(str(error))
+        if context is Context.ANSWER:
+            return f"Sorry, I can't answer right now: {error}"
+        return f"Sorry, I can't do that right now: {error}"
+    log.error("Unexpected error (%s)", context.value, exc_info=error)
+    return BUILD_FAILED if context in (Context.BUILD, Context.ADD) else SOMETHING_WENT_WRONG

@@ -1,0 +1,272 @@
+"""Index builds: read and clean each source, embed what is new, write the index with the atomic swap.
+
+A build knows nothing of what is live: it takes the sources of one library and a directory, and
+returns what it wrote. Each source's sentences and vectors are kept in an embedding cache keyed by
+the source's content hash, the model and the ingest version, so adding one document to a library
+embeds that document only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+
+from .documents import Document, Paragraph, Sentence
+from .embed import Embedder
+from .errors import DocumentRejected
+from .ingest import INGEST_VERSION, load_document, split_paragraph
+from .store import (
+    IndexManifest,
+    SourceRecord,
+    StoredIndex,
+    WriteStep,
+    build_lock,
+    documents_from_json,
+    documents_to_json,
+    remove_unused_sources,
+    sha256_bytes,
+    write_file_atomically,
+    write_index,
+)
+from .vectors import build_vector_index
+
+log = logging.getLogger(__name__)
+
+# progress(stage, done, total): stages are "parsing", "embedding", "writing", "done".
+BuildProgress = Callable[[str, int, int], None]
+
+EMBEDDINGS = "embeddings"
+_SPLIT_CHUNK = 256
+_PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One document to build from: where its bytes are kept and what to show for it."""
+
+    path: Path
+    name: str
+    origin: str  # "configured" (a path in the settings) or "upload" (kept in the library's sources/)
+    added_by: str | None = None
+    added_at: str | None = None
+    sha256: str = ""  # known for kept sources; a build hashes what it reads either way
+
+    @classmethod
+    def from_record(cls, record: SourceRecord) -> SourceFile:
+        return cls(Path(record.path), record.name, record.origin, record.added_by, record.added_at, record.sha256)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a finished build produced, for the CLI and the bot's summaries."""
+
+    manifest: IndexManifest
+    titles: tuple[str, ...]
+    seconds: float
+    stored: StoredIndex
+    embedded_sentences: int  # embedded by this build; the rest came from the embedding cache
+
+    @property
+    def title(self) -> str:
+        return self.titles[0] if self.titles else ""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How builds embed and index; the same for every library."""
+
+    model_id: str
+    max_document_bytes: int = 2_000_000
+    batch_size: int = 64
+    approximate_from: int = 50_000
+
+
+class IndexBuilder:
+    """Builds a library's index from its sources with one embedder shared by all libraries."""
+
+    def __init__(self, embedder: Embedder, options: BuildOptions, *,
+                 before_write: Callable[[], None] | None = None) -> None:
+        self.embedder = embedder
+        self.options = options
+        self._before_write = before_write or (lambda: None)
+
+    def read_capped(self, path: Path) -> bytes:
+        """A source's bytes, refused when it is not a file or is over the size limit."""
+        if not path.is_file():
+            raise DocumentRejected(f"{path.name} is not a file.")
+        size = path.stat().st_size
+        limit = self.options.max_document_bytes
+        if size > limit:
+            raise DocumentRejected(f"{path.name} is {size:,} bytes; the limit is {limit:,}.")
+        return path.read_bytes()
+
+    def build(self, directory: Path, sources: list[SourceFile], *, progress: BuildProgress | None = None,
+              on_step: WriteStep | None = None) -> BuildReport:
+        """Write a complete new index for `sources` into `directory` and make it the live build there."""
+        report = progress or (lambda _stage, _done, _total: None)
+        started = time.perf_counter()
+        cache = EmbeddingCache(directory / EMBEDDINGS, self.options.model_id)
+        with build_lock(directory):
+            report("parsing", 0, len(sources))
+            records: list[SourceRecord] = []
+            cached: dict[int, tuple[Document, np.ndarray]] = {}
+            fresh: dict[int, Document] = {}
+            for number, source in enumerate(sources):
+                data = self.read_capped(source.path)
+                digest = sha256_bytes(data)
+                records.append(SourceRecord(source.name, digest, len(data), source.origin, str(source.path.resolve()),
+                                            source.added_by, source.added_at))
+                hit = cache.get(digest)
+                if hit is not None:
+                    cached[number] = hit
+                else:
+                    fresh[number] = load_document(source.name, data, split=False)
+                report("parsing", number + 1, len(sources))
+            embedded = self._split_and_embed(fresh, report)
+            for number, pair in embedded.items():
+                cache.put(records[number].sha256, *pair)
+            documents, matrix = _join(len(sources), {**cached, **embedded})
+            if not documents or matrix.shape[0] == 0:
+                raise DocumentRejected("No article text is left after removing page furniture.")
+            report("writing", 0, 1)
+            self._before_write()
+            vectors, kind, params = build_vector_index(matrix, approximate_from=self.options.approximate_from)
+            stored = write_index(
+                directory, documents=documents, vectors=vectors, model=self.options.model_id,
+                dimension=int(matrix.shape[1]), index_type=kind, index_params=params, sources=records,
+                build_seconds=time.perf_counter() - started, on_step=on_step,
+            )
+            # Only what the live index needs stays on disk.
+            remove_unused_sources(directory, {r.path for r in records})
+            cache.keep_only({r.sha256 for r in records})
+            report("writing", 1, 1)
+        seconds = time.perf_counter() - started
+        report("done", 1, 1)
+        fresh_sentences = sum(len(doc.sentences) for doc, _ in embedded.values())
+        return BuildReport(stored.manifest, tuple(d.meta.title for d in documents), seconds, stored, fresh_sentences)
+
+    def _split_and_embed(self, skeletons: dict[int, Document],
+                         report: BuildProgress) -> dict[int, tuple[Document, np.ndarray]]:
+        """Split every paragraph of the new documents into sentences, then embed them in one pass.
+
+        Splitting is pure Python; on large corpora it runs in worker processes (one per core) so
+        it neither holds the GIL nor competes with the model for long.
+        """
+        if not skeletons:
+            return {}
+        work = [(d, i, p) for d, doc in skeletons.items() for i, p in enumerate(doc.paragraphs)]
+        chunks = [work[k : k + _SPLIT_CHUNK] for k in range(0, len(work), _SPLIT_CHUNK)]
+        if len(work) >= _PARALLEL_SPLIT_FROM and (os.cpu_count() or 1) > 1:
+            context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+            with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), mp_context=context) as pool:
+                split = [pair for part in pool.map(_split_chunk, chunks) for pair in part]
+        else:
+            split = [pair for chunk in chunks for pair in _split_chunk(chunk)]
+        sentences: dict[int, list[Sentence]] = {d: [] for d in skeletons}
+        for d, sentence in split:
+            sentences[d].append(sentence)
+        texts = [s.text for _, s in split]
+        report("embedding", 0, len(texts))
+        matrix = self.embedder.encode(
+            texts, batch_size=self.options.batch_size, progress=lambda done, total: report("embedding", done, total)
+        )
+        out: dict[int, tuple[Document, np.ndarray]] = {}
+        start = 0
+        for d, doc in skeletons.items():
+            own = tuple(dataclasses.replace(s, id=n) for n, s in enumerate(sentences[d]))
+            out[d] = (Document(doc.meta, doc.paragraphs, own, doc.dropped_lines), matrix[start : start + len(own)])
+            start += len(own)
+        return out
+
+
+class EmbeddingCache:
+    """Each source's cleaned document and sentence vectors, keyed by content hash, model and ingest version.
+
+    Entries are plain JSON and .npy files (nothing pickled); an unreadable or inconsistent entry
+    is treated as absent, so a damaged cache costs an embedding pass, never a wrong answer.
+    """
+
+    def __init__(self, directory: Path, model_id: str) -> None:
+        key = sha256_bytes(f"{model_id}\0{INGEST_VERSION}".encode())[:16]
+        self.directory = directory / key
+        self.root = directory
+
+    def _paths(self, digest: str) -> tuple[Path, Path]:
+        return self.directory / f"{digest}.json", self.directory / f"{digest}.npy"
+
+    def get(self, digest: str) -> tuple[Document, np.ndarray] | None:
+        units, vectors_path = self._paths(digest)
+        if not units.is_file() or not vectors_path.is_file():
+            return None
+        try:
+            (document,) = documents_from_json(json.loads(units.read_text("utf-8")))
+            vectors = np.load(vectors_path, allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("Ignoring a damaged embedding cache entry %s: %s", digest[:12], exc)
+            return None
+        if vectors.ndim != 2 or vectors.shape[0] != len(document.sentences) or not np.isfinite(vectors).all():
+            log.warning("Ignoring an inconsistent embedding cache entry %s", digest[:12])
+            return None
+        return document, np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def put(self, digest: str, document: Document, vectors: np.ndarray) -> None:
+        units, vectors_path = self._paths(digest)
+        with contextlib.suppress(OSError):  # the cache is an optimisation: a full disk only costs time
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.directory / f".{digest}.{uuid.uuid4().hex[:8]}.npy"
+            np.save(tmp, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+            os.replace(tmp, vectors_path)
+            write_file_atomically(units, json.dumps(documents_to_json([document]), ensure_ascii=False).encode())
+
+    def keep_only(self, digests: set[str]) -> None:
+        """Drop entries for sources the library no longer has, and caches of other models."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if entry != self.directory:
+                _remove_tree(entry)
+        if self.directory.is_dir():
+            for entry in self.directory.iterdir():
+                if entry.name.split(".")[0] not in digests or entry.name.startswith("."):
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _join(count: int, parts: dict[int, tuple[Document, np.ndarray]]) -> tuple[list[Document], np.ndarray]:
+    """Documents in source order with sentence ids numbered across them, and their vectors stacked."""
+    documents: list[Document] = []
+    matrices: list[np.ndarray] = []
+    next_id = 0
+    for number in range(count):
+        document, vectors = parts[number]
+        numbered = tuple(dataclasses.replace(s, id=next_id + n) for n, s in enumerate(document.sentences))
+        next_id += len(numbered)
+        documents.append(Document(document.meta, document.paragraphs, numbered, document.dropped_lines))
+        matrices.append(vectors)
+    if not matrices:
+        return documents, np.zeros((0, 0), dtype=np.float32)
+    return documents, np.ascontiguousarray(np.vstack(matrices), dtype=np.float32)
+
+
+def _split_chunk(chunk: list[tuple[int, int, Paragraph]]) -> list[tuple[int, Sentence]]:
+    return [(d, sentence) for d, index, paragraph in chunk for sentence in split_paragraph(paragraph, index)]
