@@ -58,8 +58,14 @@ async def run(args: argparse.Namespace) -> None:
     host = ServerThread()
     server = host.server
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(discord_token=TOKEN, discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
-                            index_dir=Path(tmp) / "index", corpus_paths=(PACKAGE_CORPUS,), ask_cooldown_seconds=5.0)
+        settings = Settings(
+            discord_token=TOKEN,
+            discord_api_base=server.api_base,
+            discord_gateway_url=server.gateway_url,
+            index_dir=Path(tmp) / "index",
+            corpus_paths=(PACKAGE_CORPUS,),
+            ask_cooldown_seconds=5.0,
+        )
         bot = CitebotBot(settings, Engine(settings.engine_config()), guild_ready_timeout=0.05)
         runner = asyncio.create_task(bot.start(TOKEN))
         while not bot.is_ready():
@@ -76,8 +82,11 @@ async def run(args: argparse.Namespace) -> None:
         sent: dict[str, float] = {}
         for n in range(args.asks):
             t = time.monotonic()
-            token = host.call(server.slash("ask", [{"name": "question", "type": 3, "value": "why did relations rupture?"}],
-                                           user_id=10_000 + n))
+            token = host.call(
+                server.slash(
+                    "ask", [{"name": "question", "type": 3, "value": "why did relations rupture?"}], user_id=10_000 + n
+                )
+            )
             sent[token] = t
         mention_sent: dict[str, float] = {}
         for n in range(args.mentions):
@@ -103,10 +112,15 @@ async def run(args: argparse.Namespace) -> None:
             return out
 
         deadline = time.monotonic() + 120
-        while (len(since_sent("/webhooks/")) < args.asks or len(mention_replies()) < args.mentions) and time.monotonic() < deadline:
+        while (
+            len(since_sent("/webhooks/")) < args.asks or len(mention_replies()) < args.mentions
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         reindex_done_during = "Reindexed" in ((server.original(reindex) or {}).get("content") or "")
-        while "Reindexed" not in ((server.original(reindex) or {}).get("content") or "") and time.monotonic() < deadline + 120:
+        while (
+            "Reindexed" not in ((server.original(reindex) or {}).get("content") or "")
+            and time.monotonic() < deadline + 120
+        ):
             await asyncio.sleep(0.1)
         reindex_seconds = time.monotonic() - reindex_started
         stop.set()
@@ -116,23 +130,54 @@ async def run(args: argparse.Namespace) -> None:
     host.stop()
 
     ack, answer, mention = since_sent("/interactions/"), since_sent("/webhooks/"), mention_replies()
-    ack_s, answer_s, mention_s = summary_ms(list(ack.values())), summary_ms(list(answer.values())), summary_ms(list(mention.values()))
+    ack_s, answer_s, mention_s = (
+        summary_ms(list(ack.values())),
+        summary_ms(list(answer.values())),
+        summary_ms(list(mention.values())),
+    )
     worst_stall = max(stalls) * 1000 if stalls else 0.0
     worst_at = when[stalls.index(max(stalls))] - reindex_started if stalls else 0.0
-    edits = [(r.at - reindex_started, (r.body or {}).get("content", "")[:40]) for r in server.calls("PATCH", "/webhooks/")]
-    print("reindex progress edits (s after start):", [(round(t, 2), c) for t, c in edits][:3], "...", [(round(t, 2), c) for t, c in edits][-3:])
-    report("bot under load", [
-        ("/ask acknowledged", f"{len(ack)}/{args.asks}", ""),
-        ("ack max (ms)", round(max(ack.values()) * 1000, 1), "target < 3000 for all"),
-        ("ack p50 (ms)", ack_s["p50_ms"], ""),
-        ("/ask answer p50 (ms)", answer_s["p50_ms"], f"p99 {answer_s['p99_ms']}"),
-        ("mentions answered", f"{len(mention)}/{args.mentions}", ""),
-        ("mention answer p50 (ms)", mention_s["p50_ms"], f"p99 {mention_s['p99_ms']}"),
-        ("event loop worst stall (ms)", round(worst_stall, 1), f"target <= 50; ended {worst_at:.2f} s after /reindex"),
-        ("stalls > 50 ms", sum(1 for s in stalls if s > 0.05), f"of {len(stalls)} ticks"),
-        ("reindex (s)", round(reindex_seconds, 1), f"{args.paragraphs} paragraphs; finished during load: {reindex_done_during}"),
-    ], {"ack": ack_s, "answer": answer_s, "mention": mention_s, "worst_stall_ms": worst_stall,
-        "ticks": len(stalls), "reindex_s": reindex_seconds, "asks": args.asks, "mentions": args.mentions})
+    edits = [
+        (r.at - reindex_started, (r.body or {}).get("content", "")[:40]) for r in server.calls("PATCH", "/webhooks/")
+    ]
+    print(
+        "reindex progress edits (s after start):",
+        [(round(t, 2), c) for t, c in edits][:3],
+        "...",
+        [(round(t, 2), c) for t, c in edits][-3:],
+    )
+    report(
+        "bot under load",
+        [
+            ("/ask acknowledged", f"{len(ack)}/{args.asks}", ""),
+            ("ack max (ms)", round(max(ack.values()) * 1000, 1), "target < 3000 for all"),
+            ("ack p50 (ms)", ack_s["p50_ms"], ""),
+            ("/ask answer p50 (ms)", answer_s["p50_ms"], f"p99 {answer_s['p99_ms']}"),
+            ("mentions answered", f"{len(mention)}/{args.mentions}", ""),
+            ("mention answer p50 (ms)", mention_s["p50_ms"], f"p99 {mention_s['p99_ms']}"),
+            (
+                "event loop worst stall (ms)",
+                round(worst_stall, 1),
+                f"target <= 50; ended {worst_at:.2f} s after /reindex",
+            ),
+            ("stalls > 50 ms", sum(1 for s in stalls if s > 0.05), f"of {len(stalls)} ticks"),
+            (
+                "reindex (s)",
+                round(reindex_seconds, 1),
+                f"{args.paragraphs} paragraphs; finished during load: {reindex_done_during}",
+            ),
+        ],
+        {
+            "ack": ack_s,
+            "answer": answer_s,
+            "mention": mention_s,
+            "worst_stall_ms": worst_stall,
+            "ticks": len(stalls),
+            "reindex_s": reindex_seconds,
+            "asks": args.asks,
+            "mentions": args.mentions,
+        },
+    )
 
 
 def main() -> None:

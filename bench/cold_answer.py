@@ -46,8 +46,14 @@ def main() -> None:
     citebot = [sys.executable, "-m", "citebot.bot", "ask", "--json", QUESTION]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "INDEX_DIR": tmp}
-        subprocess.run([sys.executable, "-m", "citebot.bot", "index", "build"], env=env, check=True, cwd=common.ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "citebot.bot", "index", "build"],
+            env=env,
+            check=True,
+            cwd=common.ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         cold, cold_rss, bare, bare_rss = [], [], [], []
         answers = set()
         for _ in range(args.runs):  # alternate so both see the same page-cache state
@@ -58,18 +64,29 @@ def main() -> None:
             seconds, rss, _ = timed([sys.executable, "-c", BARE], env)
             bare.append(seconds)
             bare_rss.append(rss)
-        warm = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "--json", "-"], input=QUESTION + "\n", env={
-            **env, "QUERY_ENCODER": "sentence-transformers"}, capture_output=True, text=True, check=True, cwd=common.ROOT)
+        warm = subprocess.run(
+            [sys.executable, "-m", "citebot.bot", "ask", "--json", "-"],
+            input=QUESTION + "\n",
+            env={**env, "QUERY_ENCODER": "sentence-transformers"},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=common.ROOT,
+        )
         same = answers == {json.dumps([c["text"] for c in json.loads(warm.stdout)["citations"]])}
     cold_s, bare_s = statistics.median(cold), statistics.median(bare)
-    report("cold answer", [
-        ("citebot ask median (s)", round(cold_s, 3), f"min {min(cold):.3f}, target <= 2 s"),
-        ("bare import+load median (s)", round(bare_s, 3), f"min {min(bare):.3f}"),
-        ("ratio", round(cold_s / bare_s, 3), ""),
-        ("citebot ask peak RSS (MB)", round(max(cold_rss), 1), ""),
-        ("bare peak RSS (MB)", round(max(bare_rss), 1), ""),
-        ("same answer as sentence-transformers path", same, ""),
-    ], {"cold_s": cold, "bare_s": bare, "cold_rss_mb": cold_rss, "bare_rss_mb": bare_rss, "same_answer": same})
+    report(
+        "cold answer",
+        [
+            ("citebot ask median (s)", round(cold_s, 3), f"min {min(cold):.3f}, target <= 2 s"),
+            ("bare import+load median (s)", round(bare_s, 3), f"min {min(bare):.3f}"),
+            ("ratio", round(cold_s / bare_s, 3), ""),
+            ("citebot ask peak RSS (MB)", round(max(cold_rss), 1), ""),
+            ("bare peak RSS (MB)", round(max(bare_rss), 1), ""),
+            ("same answer as sentence-transformers path", same, ""),
+        ],
+        {"cold_s": cold, "bare_s": bare, "cold_rss_mb": cold_rss, "bare_rss_mb": bare_rss, "same_answer": same},
+    )
 
 
 if __name__ == "__main__":

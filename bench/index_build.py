@@ -45,15 +45,24 @@ def main() -> None:
         bare = (before + bare_encode()) / 2
 
     paragraphs = built.manifest.counts["body_paragraphs"]
-    report("index build", [
-        ("paragraphs", paragraphs, f"{len(texts)} sentences"),
-        ("build (s)", round(build, 2), "parse + embed + FAISS + write + swap"),
-        ("bare batch encode (s)", round(bare, 2), "same sentences, same model"),
-        ("build paragraphs/s", round(paragraphs / build, 1), ""),
-        ("bare paragraphs/s", round(paragraphs / bare, 1), ""),
-        ("throughput ratio", round(bare / build, 3), "target >= 0.9"),
-    ], {"paragraphs": paragraphs, "sentences": len(texts), "build_s": build, "bare_encode_s": bare,
-        "ratio": bare / build})
+    report(
+        "index build",
+        [
+            ("paragraphs", paragraphs, f"{len(texts)} sentences"),
+            ("build (s)", round(build, 2), "parse + embed + FAISS + write + swap"),
+            ("bare batch encode (s)", round(bare, 2), "same sentences, same model"),
+            ("build paragraphs/s", round(paragraphs / build, 1), ""),
+            ("bare paragraphs/s", round(paragraphs / bare, 1), ""),
+            ("throughput ratio", round(bare / build, 3), "target >= 0.9"),
+        ],
+        {
+            "paragraphs": paragraphs,
+            "sentences": len(texts),
+            "build_s": build,
+            "bare_encode_s": bare,
+            "ratio": bare / build,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def main() -> None:
             _, ids = search(index, q.reshape(1, -1), 10)
             times.append(time.perf_counter() - t)
             found.append(ids[0])
-        recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+        recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
         lat = summary_ms(times)
         rows += [
             (f"{size:,} index", kind, str(params)),
@@ -91,8 +91,16 @@ def main() -> None:
             (f"{size:,} query p50 (ms)", lat["p50_ms"], f"p95 {lat['p95_ms']}; target p50 <= 10 at 1M"),
             (f"{size:,} recall@10", round(recall, 4), "target >= 0.95"),
         ]
-        data[str(size)] = {"index": kind, "params": params, "build_s": build, "disk_mb": disk, "memory_mb": memory,
-                           "latency": lat, "recall_at_10": recall, "ef_search": HNSW_EF_SEARCH}
+        data[str(size)] = {
+            "index": kind,
+            "params": params,
+            "build_s": build,
+            "disk_mb": disk,
+            "memory_mb": memory,
+            "latency": lat,
+            "recall_at_10": recall,
+            "ef_search": HNSW_EF_SEARCH,
+        }
         del index, passages
     report("scale", rows, data)
 

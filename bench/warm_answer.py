@@ -1,6 +1,6 @@
 """Warm answer latency in one process, beside the bare encode + FAISS search of the same questions.
 
-    .venv/bin/python bench/warm_answer.py [--questions 300]
+.venv/bin/python bench/warm_answer.py [--questions 300]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (sets sys.path and offline flags)
+import common
 from common import report, summary_ms
 
 from citebot.bot.settings import PACKAGE_CORPUS
@@ -55,13 +55,17 @@ def main() -> None:
             bare_times.append(t2 - t1)
     answer, bare = summary_ms(answer_times), summary_ms(bare_times)
     ratio = answer["p50_ms"] / bare["p50_ms"]
-    report("warm answer", [
-        ("answer p50 (ms)", answer["p50_ms"], f"p95 {answer['p95_ms']}"),
-        ("bare encode+search p50 (ms)", bare["p50_ms"], f"p95 {bare['p95_ms']}"),
-        ("ratio p50", round(ratio, 3), "target <= 1.3"),
-        ("ratio p95", round(answer["p95_ms"] / bare["p95_ms"], 3), ""),
-        ("query encoder", type(encoder).__name__, ""),
-    ], {"answer": answer, "bare": bare, "ratio_p50": ratio, "encoder": type(encoder).__name__})
+    report(
+        "warm answer",
+        [
+            ("answer p50 (ms)", answer["p50_ms"], f"p95 {answer['p95_ms']}"),
+            ("bare encode+search p50 (ms)", bare["p50_ms"], f"p95 {bare['p95_ms']}"),
+            ("ratio p50", round(ratio, 3), "target <= 1.3"),
+            ("ratio p95", round(answer["p95_ms"] / bare["p95_ms"], 3), ""),
+            ("query encoder", type(encoder).__name__, ""),
+        ],
+        {"answer": answer, "bare": bare, "ratio_p50": ratio, "encoder": type(encoder).__name__},
+    )
 
 
 if __name__ == "__main__":

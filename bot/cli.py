@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from citebot.index.answer import Answer
 from citebot.index.errors import CitebotError
@@ -16,6 +16,9 @@ from citebot.index.errors import CitebotError
 from . import messages
 from .render import citation_label
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from citebot.index.engine import Engine
 
 log = logging.getLogger("citebot")
 
@@ -34,7 +37,7 @@ def render_plain(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     from citebot.index.engine import Engine
 
     settings.apply_model_environment()
@@ -51,8 +54,16 @@ def _progress_bar() -> Callable[[str, int, int], None]:
         if stage == "embedding":
             if not bar:
                 print(f"citebot: building the index ({total} sentences)…", file=sys.stderr)
-                bar.append(tqdm(total=total, desc="embedding", unit="sentence", file=sys.stderr,
-                                leave=False, disable=not sys.stderr.isatty()))
+                bar.append(
+                    tqdm(
+                        total=total,
+                        desc="embedding",
+                        unit="sentence",
+                        file=sys.stderr,
+                        leave=False,
+                        disable=not sys.stderr.isatty(),
+                    )
+                )
             bar[0].update(done - bar[0].n)
         elif stage == "done" and bar:
             bar[0].close()
@@ -77,12 +88,19 @@ def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _ask_json(engine, question: str) -> dict:  # type: ignore[no-untyped-def]
+def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> dict[str, Any]:
     try:
         return engine.answer(question).to_json()
     except CitebotError as exc:
-        return {"question": question, "answer": "", "abstained": True, "citations": [], "error": str(exc),
-                "source": {"title": "", "author": None, "date": None}, "timing_ms": {}}
+        return {
+            "question": question,
+            "answer": "",
+            "abstained": True,
+            "citations": [],
+            "error": str(exc),
+            "source": {"title": "", "author": None, "date": None},
+            "timing_ms": {},
+        }
 
 
 def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -129,18 +147,29 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         f"Answerable: {report.answerable}  hit rate {report.hit_rate:.1%}  top-1 {report.top1_rate:.1%}  "
         f"false abstentions {report.false_abstentions}\n"
-        f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} ({report.off_topic_abstention_rate:.1%})\n"
+        f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} "
+        f"({report.off_topic_abstention_rate:.1%})\n"
     )
     for outcome in outcomes:
         wrong = (outcome.question.answerable and not outcome.hit) or (
-            not outcome.question.answerable and not outcome.answer.abstained)
+            not outcome.question.answerable and not outcome.answer.abstained
+        )
         if wrong:
             quoted = outcome.answer.citations[0].text[:70] if outcome.answer.citations else "(abstained)"
             out.write(f"  miss: {outcome.question.question!r} -> {quoted}\n")
     if args.calibrate:
         c = result["calibration"]
-        out.write(f"Calibrated: COVERAGE_WEIGHT={c['coverage_weight']} MIN_CONFIDENCE={c['min_confidence']} "
-                  f"(errors {c['errors']}, margin {c['margin']})\n")
+        out.write(
+            f"Calibrated: COVERAGE_WEIGHT={c['coverage_weight']} MIN_CONFIDENCE={c['min_confidence']} "
+            f"(errors {c['errors']}, margin {c['margin']})\n"
+        )
+    return 0
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from .settings import env_example, settings_markdown
+
+    out.write(settings_markdown() if args.markdown else env_example())
     return 0
 
 
@@ -174,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval)
+
+    shown = sub.add_parser("settings", help="print every setting: .env.example (default) or the README table")
+    shown.add_argument("--markdown", action="store_true", help="the README's settings table")
+    shown.add_argument("--env-example", action="store_true", help=".env.example (the default)")
+    shown.set_defaults(handler=cmd_settings)
 
     run = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)

@@ -61,12 +61,16 @@ class CitebotBot(commands.Bot):
     def __init__(self, settings: Settings, engine: Engine, **options: Any) -> None:
         point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
-            allowed_mentions=discord.AllowedMentions.none(), **options,
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.settings = settings
-        self.service = AnswerService(engine, max_concurrent=settings.max_concurrent_answers,
-                                     max_concurrent_builds=settings.max_concurrent_builds)
+        self.service = AnswerService(
+            engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
+        )
         self.downloads: aiohttp.ClientSession | None = None
         self.synced = False
 
@@ -78,9 +82,10 @@ class CitebotBot(commands.Bot):
         await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(DocsCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(AboutCog(self.service))
-        await self.add_cog(RetentionCog(self, self.service, Departures(self.settings.index_dir),
-                                        self.settings.delete_after_leave_days))
-        self.tree.on_error = self.on_app_command_error
+        await self.add_cog(
+            RetentionCog(self, self.service, Departures(self.settings.index_dir), self.settings.delete_after_leave_days)
+        )
+        self.tree.error(self.on_app_command_error)
         await self.sync_commands()
 
     async def on_message(self, message: discord.Message) -> None:
@@ -158,8 +163,10 @@ class TokenRedactor(logging.Filter):
 def run_bot(settings: Settings) -> int:
     """`citebot run`: connect with DISCORD_TOKEN and serve until SIGINT or SIGTERM."""
     if not settings.discord_token:
-        print("citebot: DISCORD_TOKEN is not set. Put it in .env (copy .env.example) or in the environment.",
-              file=sys.stderr)
+        print(
+            "citebot: DISCORD_TOKEN is not set. Put it in .env (copy .env.example) or in the environment.",
+            file=sys.stderr,
+        )
         return EXIT_NO_TOKEN
     level = getattr(logging, settings.log_level, logging.INFO)
     discord.utils.setup_logging(level=level, root=True)
@@ -191,8 +198,10 @@ async def serve(settings: Settings, **options: Any) -> int:
         log.error("Discord rejected the token. Check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token).")
         return EXIT_FAILED
     except discord.PrivilegedIntentsRequired:
-        log.error("Discord closed the connection (4014): an intent citebot asked for is not enabled for this "
-                  "application. Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or remove it.")
+        log.error(
+            "Discord closed the connection (4014): an intent citebot asked for is not enabled for this "
+            "application. Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or remove it."
+        )
         return EXIT_INTENTS
     except CitebotError as exc:
         log.error("citebot cannot start: %s", exc)

@@ -46,7 +46,6 @@ def citation_label(citation: Citation, *, with_document: bool) -> str:
     return citation.label
 
 
-
 # ---- answers ------------------------------------------------------------------------------
 ABSTAIN_EXPLANATION = "I only quote what the documents actually say, so I'd rather say nothing than guess."
 ABSTAIN_HINT = "Try asking about something the documents cover."
@@ -112,13 +111,17 @@ def not_added(reason: str) -> str:
 
 def reindexed(titles: tuple[str, ...], paragraphs: int, sentences: int, seconds: float) -> str:
     what = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} documents"
-    return (f"Reindexed {what}: {paragraphs} paragraphs, {sentences} sentences, in {seconds:.1f} s. "
-            "New questions use it now.")
+    return (
+        f"Reindexed {what}: {paragraphs} paragraphs, {sentences} sentences, in {seconds:.1f} s. "
+        "New questions use it now."
+    )
 
 
 def document_added(title: str, documents: int, seconds: float) -> str:
-    return (f"Added “{title}”. This server's library now has {documents} document{'s' if documents != 1 else ''} "
-            f"(indexed in {seconds:.1f} s); new questions use it now.")
+    return (
+        f"Added “{title}”. This server's library now has {documents} document{'s' if documents != 1 else ''} "
+        f"(indexed in {seconds:.1f} s); new questions use it now."
+    )
 
 
 def document_removed(title: str, documents: int) -> str:
@@ -129,14 +132,23 @@ def last_document_removed(title: str) -> str:
     return f"Removed “{title}”, the last document of this server; questions here use the default library again."
 
 
-NO_OWN_DOCUMENTS = ("This server has no documents of its own yet, so I answer from the default library below. "
-                    "Admins add documents with /docs add.")
+NO_OWN_DOCUMENTS = (
+    "This server has no documents of its own yet, so I answer from the default library below. "
+    "Admins add documents with /docs add."
+)
 DEFAULT_LIBRARY_FOOTER = "This server has no documents of its own: this is the default library."
 DOCUMENTS_TITLE = "Documents I answer from here"
 
 
-def document_line(title: str, author: str | None, date: str | None, paragraphs: int, name: str,
-                  added_by: str | None, added_at: str | None) -> str:
+def document_line(
+    title: str,
+    author: str | None,
+    date: str | None,
+    paragraphs: int,
+    name: str,
+    added_by: str | None,
+    added_at: str | None,
+) -> str:
     """One document in /docs list: what it is, how long, who added it and where it came from."""
     about = " · ".join(x for x in (author, date, f"{paragraphs} paragraphs") if x)
     origin = f"from {name}"

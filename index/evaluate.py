@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from .answer import Answer
@@ -65,8 +66,11 @@ class EvalReport:
 
     def to_json(self) -> dict[str, float | int]:
         data: dict[str, float | int] = dict(asdict(self))
-        data.update(hit_rate=round(self.hit_rate, 4), top1_rate=round(self.top1_rate, 4),
-                    off_topic_abstention_rate=round(self.off_topic_abstention_rate, 4))
+        data.update(
+            hit_rate=round(self.hit_rate, 4),
+            top1_rate=round(self.top1_rate, 4),
+            off_topic_abstention_rate=round(self.off_topic_abstention_rate, 4),
+        )
         return data
 
 
@@ -128,7 +132,7 @@ def calibrate(outcomes: Iterable[EvalOutcome], weights: Iterable[float] = COVERA
     for weight in weights:
         scored = sorted((e.best_dense + weight * e.coverage, answerable) for answerable, e in points)
         values = [v for v, _ in scored]
-        cuts = [values[0] - 0.05] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 0.05]
+        cuts = [values[0] - 0.05] + [(a + b) / 2 for a, b in pairwise(values)] + [values[-1] + 0.05]
         for cut in cuts:
             errors = sum(1 for v, answerable in scored if (v < cut) == answerable)
             margin = min(abs(v - cut) for v in values) / (1.0 + weight)

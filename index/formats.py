@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import PurePath
+from typing import ClassVar
 
 from .errors import DocumentRejected
 
@@ -40,9 +41,7 @@ def decode_text(data: bytes) -> str:
             try:
                 text = data.decode("cp1252")
             except UnicodeDecodeError as exc:
-                raise DocumentRejected(
-                    "The file is neither UTF-8 nor Windows-1252/Latin-1 text."
-                ) from exc
+                raise DocumentRejected("The file is neither UTF-8 nor Windows-1252/Latin-1 text.") from exc
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(8, len(text) // 100):
         raise DocumentRejected("The file looks binary (too many control characters), not text.")
@@ -52,12 +51,39 @@ def decode_text(data: bytes) -> str:
 class _TextExtractor(HTMLParser):
     """Collect visible text as lines, skipping scripts, styles and page chrome elements."""
 
-    _SKIP = {"script", "style", "noscript", "template", "svg", "nav", "footer", "head", "form", "button"}
-    _BLOCK = {
-        "p", "div", "section", "article", "header", "h1", "h2", "h3", "h4", "h5", "h6", "li",
-        "ul", "ol", "br", "tr", "table", "figure", "figcaption", "blockquote", "pre", "main",
-        "aside", "time", "address", "hr",
-    }
+    _SKIP: ClassVar[frozenset[str]] = frozenset(
+        {"script", "style", "noscript", "template", "svg", "nav", "footer", "head", "form", "button"}
+    )
+    _BLOCK: ClassVar[frozenset[str]] = frozenset(
+        {
+            "p",
+            "div",
+            "section",
+            "article",
+            "header",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "li",
+            "ul",
+            "ol",
+            "br",
+            "tr",
+            "table",
+            "figure",
+            "figcaption",
+            "blockquote",
+            "pre",
+            "main",
+            "aside",
+            "time",
+            "address",
+            "hr",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

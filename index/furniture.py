@@ -38,9 +38,7 @@ _COUNTER = re.compile(
 
 # A photo credit glued to the end of a caption ("...with China.Credit...Pool photo by Yoan Valat").
 _GLUED_CREDIT = re.compile(r"(?<=\S)\s*(Credit|Photo|Image|Photograph)\s*(\.\.\.|…|:)\s*\S.*$")
-_CREDIT_LINE = re.compile(
-    r"^(credit|photo|image|photograph|illustration)\s*(\.\.\.|…|:|\s+by\b)", re.IGNORECASE
-)
+_CREDIT_LINE = re.compile(r"^(credit|photo|image|photograph|illustration)\s*(\.\.\.|…|:|\s+by\b)", re.IGNORECASE)
 
 _SEPARATORS = "|•·›»"
 _CHROME_MAX_WORDS = 40

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import PurePath
 
 from .documents import BODY, Document, DocumentMeta, Paragraph, Sentence
@@ -21,16 +22,14 @@ _MONTH = (
     r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|"
     r"Oct(ober)?|Nov(ember)?|Dec(ember)?)\.?"
 )
-_DATE = re.compile(
-    rf"({_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
-)
+_DATE = re.compile(rf"({_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})")
 _DATELINE = re.compile(
     rf"^((published|updated|posted)( on)?:?\s+)?(\w+day,?\s+)?{_DATE.pattern}"
     r"([,\s]+(at\s+)?\d{1,2}(:\d{2})?\s*([ap]\.?m\.?)?(\s+[A-Z]{2,4})?)?\.?$",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(r"^By\s+(?P<names>[A-Z][\w.'’-]+(?:[\s,]+(?:and\s+)?[A-Z][\w.'’-]+){0,8})$")
-_TERMINAL = ('.', '!', '?', ':', ';', '"', "'", '”', '’', ')', ']')
+_TERMINAL = (".", "!", "?", ":", ";", '"', "'", "”", "’", ")", "]")
 _TITLE_MAX_WORDS = 25
 _HEADER_SCAN = 12
 _WRAP_MIN_CHARS = 50
@@ -54,7 +53,9 @@ class _RawParagraph:
     block: int
 
 
-def parse_document(text: str, source_name: str = "", declared_title: str | None = None, *, split: bool = True) -> Document:
+def parse_document(
+    text: str, source_name: str = "", declared_title: str | None = None, *, split: bool = True
+) -> Document:
     """Clean a page's text into a Document, or raise DocumentRejected when no article is left.
 
     With split=False the sentences are left empty for the caller to fill with `split_paragraph`
@@ -75,7 +76,8 @@ def parse_document(text: str, source_name: str = "", declared_title: str | None 
     ):
         raise DocumentRejected("No article text is left after removing page furniture.")
 
-    author = next((_BYLINE.match(p.text).group("names") for p in paragraphs if p.part == "byline"), None)  # type: ignore[union-attr]
+    bylines = (_BYLINE.match(p.text) for p in paragraphs if p.part == "byline")
+    author = next((m.group("names") for m in bylines if m), None)
     date = next((_date_of(p.text) for p in paragraphs if p.part == "dateline"), None)
     sentences = [s for i, p in enumerate(paragraphs) for s in split_paragraph(p, i)] if split else []
     sentences = [replace(s, id=n) for n, s in enumerate(sentences)]
@@ -123,7 +125,7 @@ def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
     """Drop a short label that the next line repeats (an author's name above "By <name>")."""
     flat = [(b, i) for b in blocks for i in range(len(b.lines))]
     labels = set()
-    for (block, i), (next_block, j) in zip(flat, flat[1:]):
+    for (block, i), (next_block, j) in pairwise(flat):
         line, following = block.lines[i], next_block.lines[j]
         if len(line.split()) <= 5 and not line.endswith(_TERMINAL) and line in following and line != following:
             labels.add((id(block), i))
@@ -177,26 +179,25 @@ def _is_structural(line: str) -> bool:
     return bool(_BYLINE.match(line) or _DATELINE.match(line) or line.startswith(("- ", "* ", "• ")))
 
 
-def _label_parts(
-    raw: list[_RawParagraph], source_name: str, declared_title: str | None
-) -> tuple[str, list[Paragraph]]:
+def _label_parts(raw: list[_RawParagraph], source_name: str, declared_title: str | None) -> tuple[str, list[Paragraph]]:
     texts = [p.text for p in raw]
     first = texts[0]
     title_is_first = (
-        len(first.split()) <= _TITLE_MAX_WORDS and not first.endswith((".", "!", "?"))
-        and not _BYLINE.match(first) and not _DATELINE.match(first)
+        len(first.split()) <= _TITLE_MAX_WORDS
+        and not first.endswith((".", "!", "?"))
+        and not _BYLINE.match(first)
+        and not _DATELINE.match(first)
     )
     if declared_title and declared_title.strip() in texts[:3]:
         title_index: int | None = texts.index(declared_title.strip())
     else:
         title_index = 0 if title_is_first else None
     title = (
-        texts[title_index] if title_index is not None
+        texts[title_index]
+        if title_index is not None
         else (declared_title or PurePath(source_name).stem or "Untitled document")
     )
-    header_marks = [
-        i for i, t in enumerate(texts[:_HEADER_SCAN]) if _BYLINE.match(t) or _DATELINE.match(t)
-    ]
+    header_marks = [i for i, t in enumerate(texts[:_HEADER_SCAN]) if _BYLINE.match(t) or _DATELINE.match(t)]
     header_end = max(header_marks) if header_marks else (title_index if title_index is not None else -1)
 
     paragraphs: list[Paragraph] = []
@@ -237,7 +238,9 @@ def split_paragraph(paragraph: Paragraph, index: int) -> list[Sentence]:
     """The sentences of the paragraph at position `index` (ids are left -1 for the caller)."""
     whole = paragraph.part in ("title", "byline", "dateline")
     pieces = [paragraph.text] if whole else split_sentences(paragraph.text)
-    return [Sentence(-1, index, paragraph.part, paragraph.number, unit) for piece in pieces for unit in _cap_length(piece)]
+    return [
+        Sentence(-1, index, paragraph.part, paragraph.number, unit) for piece in pieces for unit in _cap_length(piece)
+    ]
 
 
 def _cap_length(sentence: str, limit: int = MAX_UNIT_CHARS) -> list[str]:

@@ -82,7 +82,7 @@ def summarize(key: str, stored: StoredIndex) -> LibrarySummary:
     manifest: IndexManifest = stored.manifest
     documents = tuple(
         _document_summary(document, record)
-        for document, record in zip(stored.documents, _records_for(manifest, len(stored.documents)))
+        for document, record in zip(stored.documents, _records_for(manifest, len(stored.documents)), strict=True)
     )
     return LibrarySummary(
         is_default=key == DEFAULT_KEY,

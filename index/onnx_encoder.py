@@ -56,8 +56,9 @@ class OnnxEmbedder:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self._session = onnxruntime.InferenceSession(str(directory / "model.onnx"), options,
-                                                     providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 
@@ -69,7 +70,9 @@ class OnnxEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: EncodeProgress | None = None
+    ) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
@@ -158,8 +161,11 @@ def _pipeline_spec(model: Any, model_id: str) -> dict[str, Any]:
         raise ValueError(f"unsupported module pipeline {names}")
     pooling = modules[1]
     mode = getattr(pooling, "pooling_mode", None) or (
-        "cls" if getattr(pooling, "pooling_mode_cls_token", False) else "mean"
-        if getattr(pooling, "pooling_mode_mean_tokens", False) else None
+        "cls"
+        if getattr(pooling, "pooling_mode_cls_token", False)
+        else "mean"
+        if getattr(pooling, "pooling_mode_mean_tokens", False)
+        else None
     )
     if mode not in ("mean", "cls"):
         raise ValueError(f"unsupported pooling {mode!r}")
@@ -168,7 +174,10 @@ def _pipeline_spec(model: Any, model_id: str) -> dict[str, Any]:
         raise ValueError("the tokenizer has no tokenizer.json (not a fast tokenizer)")
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return {
-        "model": model_id, "dimension": int(get_dim()), "pooling": mode, "normalize": names[2:] == ["Normalize"],
+        "model": model_id,
+        "dimension": int(get_dim()),
+        "pooling": mode,
+        "normalize": names[2:] == ["Normalize"],
         "max_seq_length": int(model.max_seq_length or 512),
     }
 
@@ -188,14 +197,19 @@ def _export(model: Any, directory: Path, spec: dict[str, Any]) -> None:
             self.inner = inner
 
         def forward(self, *tensors: Any) -> Any:
-            return self.inner(**dict(zip(names, tensors))).last_hidden_state
+            return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
 
     axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
     # Tracing warns about shape-dependent branches; the export is checked on varied lengths instead.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            HiddenStates(transformer), tuple(sample[n] for n in names), str(directory / "model.onnx"),
-            input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17,
+            HiddenStates(transformer),
+            tuple(sample[n] for n in names),
+            str(directory / "model.onnx"),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
             dynamo=False,
         )

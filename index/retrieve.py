@@ -54,12 +54,13 @@ class Retriever:
             self.spans.append((first, first + len(document.sentences)))
             first += len(document.sentences)
 
-    def retrieve(self, question: str, question_vector: np.ndarray, *, k: int = CANDIDATES,
-                 document: int | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, question_vector: np.ndarray, *, k: int = CANDIDATES, document: int | None = None
+    ) -> Retrieval:
         """Rank the library's sentences, or only those of document number `document`."""
         span = self.spans[document] if document is not None else None
         scores, ids = search(self.stored.vectors, question_vector.reshape(1, -1), k, span=span)
-        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
         match: LexicalMatch = self.lexical.match(question)
         if span is not None:
             outside = np.ones(match.scores.shape[0], dtype=bool)
@@ -71,7 +72,7 @@ class Retriever:
         if missing:
             # Dense scores for lexical hits outside the dense top-k, read back from the index.
             vectors = np.vstack([self.stored.vectors.reconstruct(i) for i in missing])
-            for i, value in zip(missing, vectors @ question_vector):
+            for i, value in zip(missing, vectors @ question_vector, strict=True):
                 dense[i] = float(value)
         candidates = []
         for sentence_id, dense_score in dense.items():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 _TIME_TAIL = re.compile(r"\b[ap]\.m\.$", re.IGNORECASE)
 _TIME_ZONE_HEAD = re.compile(r"^(ET|EST|EDT|CT|PT|PST|PDT|GMT|UTC|BST|CET)\b")
 
 
 @lru_cache(maxsize=1)
-def _segmenter():  # type: ignore[no-untyped-def]
+def _segmenter() -> Any:
     import pysbd
 
     return pysbd.Segmenter(language="en", clean=False)

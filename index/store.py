@@ -192,8 +192,7 @@ def write_index(
     step("vectors")
 
     files = {
-        name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-        for name in (UNITS, VECTORS)
+        name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size} for name in (UNITS, VECTORS)
     }
     sentence_count = sum(len(d.sentences) for d in documents)
     manifest = IndexManifest(
@@ -258,7 +257,9 @@ def read_manifest(index_dir: Path) -> IndexManifest:
     return manifest
 
 
-def load_index(index_dir: Path, *, expected_model: str | None = None, expected_dimension: int | None = None) -> StoredIndex:
+def load_index(
+    index_dir: Path, *, expected_model: str | None = None, expected_dimension: int | None = None
+) -> StoredIndex:
     """Load and verify the live build; raise IndexMissing, IndexMismatch or IndexCorrupt."""
     import faiss
 
@@ -308,7 +309,9 @@ def _verify_files(build: Path, manifest: IndexManifest) -> None:
             raise IndexCorrupt(f"The index file {name} is missing.")
         size = path.stat().st_size
         if size != expected.get("bytes"):
-            raise IndexCorrupt(f"The index file {name} is {size} bytes; the manifest says {expected.get('bytes')} (truncated?).")
+            raise IndexCorrupt(
+                f"The index file {name} is {size} bytes; the manifest says {expected.get('bytes')} (truncated?)."
+            )
         if size <= _HASH_ON_LOAD_LIMIT and sha256_file(path) != expected.get("sha256"):
             raise IndexCorrupt(f"The index file {name} does not match its hash in the manifest.")
 

@@ -18,6 +18,7 @@ def build_vector_index(matrix: np.ndarray, *, approximate_from: int) -> tuple[An
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     n, dimension = matrix.shape
     ids = np.arange(n, dtype=np.int64)
+    inner: Any
     if n >= approximate_from:
         inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -31,21 +32,24 @@ def build_vector_index(matrix: np.ndarray, *, approximate_from: int) -> tuple[An
     return index, kind, params
 
 
-def search(index: Any, queries: np.ndarray, k: int, *,
-           span: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def search(
+    index: Any, queries: np.ndarray, k: int, *, span: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, ids) for each query row, only ids in [span) when given; -1 where fewer exist."""
     import faiss
 
     k = max(1, min(k, int(index.ntotal)))
     inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
     selector = faiss.IDSelectorRange(span[0], span[1]) if span is not None else None
+    # faiss's bundled stubs predate its search parameters, so they are reached untyped.
+    untyped: Any = faiss
     params = None
     if isinstance(inner, faiss.IndexHNSWFlat):
-        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+        params = untyped.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
         if selector is not None:
             params.sel = selector
     elif selector is not None:
-        params = faiss.SearchParameters(sel=selector)
+        params = untyped.SearchParameters(sel=selector)
     # IndexIDMap forwards search parameters (and the id selector, translated) to the wrapped index.
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if params is not None:

@@ -9,14 +9,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from citebot.bot.settings import PACKAGE_CORPUS  # noqa: E402
-from citebot.index.engine import Engine, EngineConfig  # noqa: E402
+from citebot.bot.settings import PACKAGE_CORPUS
+from citebot.index.engine import Engine, EngineConfig
 
-from .fakes import HashingEmbedder  # noqa: E402
+from .fakes import HashingEmbedder
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = PACKAGE_CORPUS
 ARTICLE_TEXT = ARTICLE.read_text("utf-8")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that load the real model or drive the loopback Discord are slow: `-m "not slow"` skips them."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & {"real_embedder", "real_engine", "make_engine", "bot"} or "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.slow)
 
 
 def engine_config(index_dir: Path, *corpus: Path, **overrides) -> EngineConfig:  # type: ignore[no-untyped-def]

@@ -30,10 +30,16 @@ class AskCog(commands.Cog):
         self.cooldown = cooldown
 
     @app_commands.command(name="ask", description="Ask about this server's documents; I answer with cited quotes.")
-    @app_commands.describe(question="Your question", document="Only answer from this document",
-                           private="Only you see the answer")
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000],
-                  document: str | None = None, private: bool = False) -> None:
+    @app_commands.describe(
+        question="Your question", document="Only answer from this document", private="Only you see the answer"
+    )
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, 1000],
+        document: str | None = None,
+        private: bool = False,
+    ) -> None:
         wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(messages.cooldown(wait), ephemeral=True)

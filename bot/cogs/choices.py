@@ -17,5 +17,8 @@ def document_choices(documents: tuple[DocumentSummary, ...], typed: str) -> list
     needle = typed.casefold().strip()
     matches = [d for d in documents if not needle or needle in d.title.casefold() or needle in d.name.casefold()]
     matches.sort(key=lambda d: (not d.title.casefold().startswith(needle), d.title.casefold()))
-    return [app_commands.Choice(name=trim(d.title or d.name, CHOICE_NAME_LIMIT), value=d.key)
-            for d in matches[:MAX_CHOICES] if d.key]
+    return [
+        app_commands.Choice(name=trim(d.title or d.name, CHOICE_NAME_LIMIT), value=d.key)
+        for d in matches[:MAX_CHOICES]
+        if d.key
+    ]

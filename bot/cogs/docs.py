@@ -60,8 +60,9 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
             await progress.show(messages.DOWNLOADING)
             data = await download_capped(self.session, file.url, self.max_upload_bytes)
             async with progress:
-                report = await self.service.add_document(server_id, file.filename, data,
-                                                         added_by=interaction.user.name, progress=progress.update)
+                report = await self.service.add_document(
+                    server_id, file.filename, data, added_by=interaction.user.name, progress=progress.update
+                )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             await progress.finish(reply_for_error(exc, Context.ADD))
             return

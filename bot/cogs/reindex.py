@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def summary_text(report: BuildReport) -> str:
     counts = report.manifest.counts
-    return messages.reindexed(report.titles, counts.get("body_paragraphs", 0), counts.get("sentences", 0),
-                              report.seconds)
+    return messages.reindexed(
+        report.titles, counts.get("body_paragraphs", 0), counts.get("sentences", 0), report.seconds
+    )
 
 
 class ReindexCog(commands.Cog):
@@ -35,8 +36,9 @@ class ReindexCog(commands.Cog):
         self.session = session
         self.max_upload_bytes = max_upload_bytes
 
-    @app_commands.command(name="reindex",
-                          description="Rebuild this server's library, or replace it by one uploaded document.")
+    @app_commands.command(
+        name="reindex", description="Rebuild this server's library, or replace it by one uploaded document."
+    )
     @app_commands.describe(file="A .txt, .md or .html document to answer from (empty: rebuild what the library has)")
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -50,8 +52,9 @@ class ReindexCog(commands.Cog):
             try:
                 check_declared(file.filename, file.size, self.max_upload_bytes)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-                await interaction.response.send_message(render_notice(reply_for_error(exc, Context.BUILD)),
-                                                        ephemeral=True)
+                await interaction.response.send_message(
+                    render_notice(reply_for_error(exc, Context.BUILD)), ephemeral=True
+                )
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = ProgressMessage(interaction)
@@ -61,8 +64,9 @@ class ReindexCog(commands.Cog):
                 await progress.show(messages.DOWNLOADING)
                 upload = (file.filename, await download_capped(self.session, file.url, self.max_upload_bytes))
             async with progress:
-                report = await self.service.reindex(server_id=server_id, upload=upload,
-                                                    added_by=interaction.user.name, progress=progress.update)
+                report = await self.service.reindex(
+                    server_id=server_id, upload=upload, added_by=interaction.user.name, progress=progress.update
+                )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             await progress.finish(reply_for_error(exc, Context.BUILD))
             return

@@ -62,7 +62,7 @@ class RetentionCog(commands.Cog):
         for server_id in self.departures.due(self.keep_days):
             try:
                 deleted = await self.service.forget_server(server_id)
-            except Exception:  # noqa: BLE001 - try again tomorrow
+            except Exception:
                 log.exception("Could not delete the library of server %s", server_id)
                 continue
             self.departures.forget(server_id)

@@ -60,7 +60,9 @@ def test_eval_reports_rates(cli_env: Path) -> None:
     assert code == 0 and report["hit_rate"] >= 0.9 and report["answerable"] >= 30
 
 
-def test_bad_setting_is_a_clear_error(cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_setting_is_a_clear_error(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MAX_CITATIONS", "lots")
     assert main(["ask", "hello"]) == 2
     assert "MAX_CITATIONS='lots' is not valid" in capsys.readouterr().err
@@ -82,11 +84,21 @@ def test_json_batch_from_stdin_in_a_new_process(tmp_path: Path) -> None:
     questions = "why did relations rupture?\n\nWhat is the capital of Australia?\nwho wrote this?\n"
     env = {**os.environ, "INDEX_DIR": str(tmp_path / "index")}
     done = subprocess.run(
-        [sys.executable, "-m", "citebot.bot", "ask", "--json", "-"], input=questions, capture_output=True,
-        text=True, env=env, cwd=tmp_path, timeout=300, check=True,
+        [sys.executable, "-m", "citebot.bot", "ask", "--json", "-"],
+        input=questions,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=True,
     )
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["question"] for r in rows] == ["why did relations rupture?", "What is the capital of Australia?", "who wrote this?"]
+    assert [r["question"] for r in rows] == [
+        "why did relations rupture?",
+        "What is the capital of Australia?",
+        "who wrote this?",
+    ]
     for row in rows:
         assert set(row) >= {"question", "answer", "abstained", "citations", "source", "timing_ms"}
         assert set(row["source"]) == {"title", "author", "date"}

@@ -67,8 +67,9 @@ def test_abstention_says_so_plainly() -> None:
 
 def test_about_lists_what_the_bot_knows() -> None:
     document = DocumentSummary("k", META.title, META.author, META.date, 6, 19, "a.txt", "upload", None, None)
-    summary = LibrarySummary(False, (document,), paragraphs=6, sentences=19, model="m",
-                             built_at="2026-01-01T00:00:00Z", index_type="flat")
+    summary = LibrarySummary(
+        False, (document,), paragraphs=6, sentences=19, model="m", built_at="2026-01-01T00:00:00Z", index_type="flat"
+    )
     embed = render_about(summary)
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Author"] == "Ann Author" and "6 paragraphs" in fields["Indexed"]

@@ -30,8 +30,12 @@ async def server() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def settings(server: FakeDiscord, tmp_path: Path) -> Settings:
     return Settings(
-        discord_token=TOKEN, discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
-        index_dir=tmp_path / "index", corpus_paths=(ARTICLE,), ask_cooldown_seconds=0.0,
+        discord_token=TOKEN,
+        discord_api_base=server.api_base,
+        discord_gateway_url=server.gateway_url,
+        index_dir=tmp_path / "index",
+        corpus_paths=(ARTICLE,),
+        ask_cooldown_seconds=0.0,
         # The ONNX export (tests/index/test_onnx.py) would add seconds to every bot's first build.
         query_encoder="sentence-transformers",
     )
@@ -42,6 +46,7 @@ def make_engine(real_embedder):  # type: ignore[no-untyped-def]
     def make(settings: Settings) -> Engine:
         config: EngineConfig = settings.engine_config()
         return Engine(config, embedder=real_embedder)
+
     return make
 
 

@@ -32,8 +32,16 @@ def snowflake() -> str:
 
 
 def user(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
-            "bot": bot, "flags": 0, "public_flags": 0}
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "flags": 0,
+        "public_flags": 0,
+    }
 
 
 BOT_USER = user(BOT_ID, "citebot", bot=True)
@@ -105,11 +113,13 @@ class FakeDiscord:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Wait until predicate() is truthy (checked after every request and gateway event)."""
+
         async def waiter() -> Any:
             async with self._changed:
                 while not (result := predicate()):
                     await self._changed.wait()
                 return result
+
         return await asyncio.wait_for(waiter(), timeout)
 
     async def _notify(self) -> None:
@@ -162,9 +172,14 @@ class FakeDiscord:
             self.identifies += 1
             self._seq += 1
             ready = {
-                "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                "session_id": f"session-{self.identifies}", "resume_gateway_url": self.gateway_url,
-                "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": [],
+                "v": 10,
+                "user": BOT_USER,
+                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "session_id": f"session-{self.identifies}",
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(APP_ID), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
             }
             await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
             self._seq += 1
@@ -197,13 +212,18 @@ class FakeDiscord:
         body = await _read_body(request)
         self.requests.append(Recorded(request.method, path, dict(request.query), body))
         await self._notify()
-        if request.headers.get("Authorization") not in (f"Bot {self.token}", None) and not path.startswith(("/webhooks", "/interactions")):
+        if request.headers.get("Authorization") not in (f"Bot {self.token}", None) and not path.startswith(
+            ("/webhooks", "/interactions")
+        ):
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         for prefix, count in list(self.rate_limit_next.items()):
             if count and path.startswith(prefix):
                 self.rate_limit_next[prefix] = count - 1
                 return web.Response(
-                    status=429, body=json.dumps({"message": "You are being rate limited.", "retry_after": 0.05, "global": False}).encode(),
+                    status=429,
+                    body=json.dumps(
+                        {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
+                    ).encode(),
                     headers={"Content-Type": JSON, "Via": "1.1 google", "Retry-After": "1"},
                 )
         for prefix, count in list(self.fail_next.items()):
@@ -219,7 +239,9 @@ class FakeDiscord:
         if path == "/oauth2/applications/@me":
             return _json(application_payload())
         if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
-            return _json([{**cmd, "id": snowflake(), "application_id": str(APP_ID), "version": "1"} for cmd in body or []])
+            return _json(
+                [{**cmd, "id": snowflake(), "application_id": str(APP_ID), "version": "1"} for cmd in body or []]
+            )
         if method == "GET" and parts[0] == "applications" and parts[-1] == "commands":
             return _json([])
         if parts[0] == "channels" and parts[-1] == "typing":
@@ -245,8 +267,12 @@ class FakeDiscord:
         data = body.get("data") or {}
         ephemeral = bool(int(data.get("flags", 0) or 0) & 64)
         payload: dict[str, Any] = {
-            "interaction": {"id": interaction_id, "type": 2, "response_message_loading": kind == 5,
-                            "response_message_ephemeral": ephemeral},
+            "interaction": {
+                "id": interaction_id,
+                "type": 2,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": ephemeral,
+            },
         }
         if kind in (4, 5):
             token = self._interaction_tokens.get(interaction_id, "")
@@ -273,23 +299,50 @@ class FakeDiscord:
     def followups(self, token: str) -> list[dict[str, Any]]:
         return [m for k, m in self.messages.items() if k.startswith(f"followup:{token}:")]
 
-    async def mention(self, content: str, *, author_id: int = 555, bot_author: bool = False, mention_bot: bool = True,
-                      channel_id: int = CHANNEL_ID) -> str:
+    async def mention(
+        self,
+        content: str,
+        *,
+        author_id: int = 555,
+        bot_author: bool = False,
+        mention_bot: bool = True,
+        channel_id: int = CHANNEL_ID,
+    ) -> str:
         """Dispatch MESSAGE_CREATE for a member's message; returns the message id."""
         message_id = snowflake()
         author = user(author_id, f"member{author_id}", bot=bot_author)
         data = {
-            "id": message_id, "channel_id": str(channel_id), "guild_id": str(GUILD_ID), "author": author,
+            "id": message_id,
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "author": author,
             "member": {"roles": [], "joined_at": "2025-01-01T00:00:00+00:00", "flags": 0, "deaf": False, "mute": False},
-            "content": content, "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [BOT_USER] if mention_bot else [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+            "content": content,
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [BOT_USER] if mention_bot else [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
         }
         await self.send_event("MESSAGE_CREATE", data)
         return message_id
 
-    async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, permissions: int = 0,
-                    user_id: int = 555, resolved: dict[str, Any] | None = None) -> str:
+    async def slash(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        permissions: int = 0,
+        user_id: int = 555,
+        resolved: dict[str, Any] | None = None,
+    ) -> str:
         """Dispatch INTERACTION_CREATE for a slash command; returns the interaction token."""
         interaction_id = snowflake()
         token = f"itoken-{interaction_id}"
@@ -300,59 +353,171 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         payload = {
-            "id": interaction_id, "application_id": str(APP_ID), "type": 2, "token": token, "version": 1,
-            "attachment_size_limit": 10 * 1024 * 1024, "guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID),
-            "channel": {"id": str(CHANNEL_ID), "type": 0, "name": "general", "guild_id": str(GUILD_ID), "position": 0,
-                        "permission_overwrites": [], "nsfw": False, "parent_id": None},
-            "member": {"user": user(user_id, f"member{user_id}"), "roles": [], "flags": 0, "permissions": str(permissions),
-                       "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False},
-            "data": data, "app_permissions": str((1 << 53) - 1), "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
+            "id": interaction_id,
+            "application_id": str(APP_ID),
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(CHANNEL_ID),
+            "channel": {
+                "id": str(CHANNEL_ID),
+                "type": 0,
+                "name": "general",
+                "guild_id": str(GUILD_ID),
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
+            "member": {
+                "user": user(user_id, f"member{user_id}"),
+                "roles": [],
+                "flags": 0,
+                "permissions": str(permissions),
+                "joined_at": "2025-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+            },
+            "data": data,
+            "app_permissions": str((1 << 53) - 1),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
         }
         await self.send_event("INTERACTION_CREATE", payload)
         return token
 
-    def attachment(self, name: str, data: bytes, *, declared_size: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def attachment(
+        self, name: str, data: bytes, *, declared_size: int | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Serve `data` as an upload; returns (options, resolved) for a /reindex interaction."""
         self.files[name] = data
         attachment_id = snowflake()
-        info = {"id": attachment_id, "filename": name, "size": len(data) if declared_size is None else declared_size,
-                "url": self.file_url(name), "proxy_url": self.file_url(name), "content_type": "text/plain"}
+        info = {
+            "id": attachment_id,
+            "filename": name,
+            "size": len(data) if declared_size is None else declared_size,
+            "url": self.file_url(name),
+            "proxy_url": self.file_url(name),
+            "content_type": "text/plain",
+        }
         return [{"name": "file", "type": 11, "value": attachment_id}], {"attachments": {attachment_id: info}}
 
 
 def guild_payload() -> dict[str, Any]:
     return {
-        "id": str(GUILD_ID), "name": "Test Server", "owner_id": "1", "unavailable": False, "member_count": 2,
-        "large": False, "features": [], "emojis": [], "stickers": [], "threads": [], "presences": [], "voice_states": [],
-        "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [], "icon": None, "splash": None,
-        "banner": None, "description": None, "verification_level": 0, "default_message_notifications": 0,
-        "explicit_content_filter": 0, "afk_timeout": 300, "mfa_level": 0, "nsfw_level": 0, "premium_tier": 0,
-        "preferred_locale": "en-US", "system_channel_flags": 0, "joined_at": "2025-01-01T00:00:00+00:00",
-        "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": "104324673", "position": 0, "color": 0,
-                   "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-        "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0, "permission_overwrites": [],
-                      "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None, "rate_limit_per_user": 0}],
-        "members": [{"user": BOT_USER, "roles": [], "joined_at": "2025-01-01T00:00:00+00:00", "flags": 0,
-                     "deaf": False, "mute": False}],
+        "id": str(GUILD_ID),
+        "name": "Test Server",
+        "owner_id": "1",
+        "unavailable": False,
+        "member_count": 2,
+        "large": False,
+        "features": [],
+        "emojis": [],
+        "stickers": [],
+        "threads": [],
+        "presences": [],
+        "voice_states": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "icon": None,
+        "splash": None,
+        "banner": None,
+        "description": None,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "afk_timeout": 300,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "system_channel_flags": 0,
+        "joined_at": "2025-01-01T00:00:00+00:00",
+        "roles": [
+            {
+                "id": str(GUILD_ID),
+                "name": "@everyone",
+                "permissions": "104324673",
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        ],
+        "channels": [
+            {
+                "id": str(CHANNEL_ID),
+                "type": 0,
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+            }
+        ],
+        "members": [
+            {
+                "user": BOT_USER,
+                "roles": [],
+                "joined_at": "2025-01-01T00:00:00+00:00",
+                "flags": 0,
+                "deaf": False,
+                "mute": False,
+            }
+        ],
     }
 
 
 def application_payload() -> dict[str, Any]:
     return {
-        "id": str(APP_ID), "name": "citebot", "description": "", "icon": None, "bot_public": True,
-        "bot_require_code_grant": False, "owner": user(1, "owner"), "team": None, "verify_key": "00", "flags": 0,
-        "summary": "", "rpc_origins": [], "interactions_endpoint_url": None, "redirect_uris": [],
+        "id": str(APP_ID),
+        "name": "citebot",
+        "description": "",
+        "icon": None,
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "owner": user(1, "owner"),
+        "team": None,
+        "verify_key": "00",
+        "flags": 0,
+        "summary": "",
+        "rpc_origins": [],
+        "interactions_endpoint_url": None,
+        "redirect_uris": [],
     }
 
 
 def message_payload(channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
     message = {
-        "id": snowflake(), "channel_id": channel_id, "author": BOT_USER, "content": body.get("content") or "",
-        "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
-        "mentions": [], "mention_roles": [], "attachments": [], "embeds": body.get("embeds") or [], "pinned": False,
-        "type": 0, "flags": int(body.get("flags") or 0), "components": [],
-        "allowed_mentions": body.get("allowed_mentions"), "message_reference": body.get("message_reference"),
+        "id": snowflake(),
+        "channel_id": channel_id,
+        "author": BOT_USER,
+        "content": body.get("content") or "",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body.get("embeds") or [],
+        "pinned": False,
+        "type": 0,
+        "flags": int(body.get("flags") or 0),
+        "components": [],
+        "allowed_mentions": body.get("allowed_mentions"),
+        "message_reference": body.get("message_reference"),
     }
     return {k: v for k, v in message.items() if v is not None}
 

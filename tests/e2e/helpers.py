@@ -14,7 +14,9 @@ def descriptions(message: dict[str, Any]) -> str:
 
 
 def replies_to(server: FakeDiscord, message_id: str) -> list[dict[str, Any]]:
-    return [m for m in server.channel_messages() if str((m.get("message_reference") or {}).get("message_id")) == message_id]
+    return [
+        m for m in server.channel_messages() if str((m.get("message_reference") or {}).get("message_id")) == message_id
+    ]
 
 
 async def ask(server: FakeDiscord, question: str, **kwargs: Any) -> dict[str, Any]:

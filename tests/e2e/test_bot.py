@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -11,9 +10,8 @@ from citebot.bot.client import EXIT_FAILED, EXIT_INTENTS, CitebotBot, serve
 from citebot.bot.settings import Settings
 
 from .conftest import running_bot, with_settings
-from .helpers import RUPTURE, ask, descriptions, replies_to
 from .fake_discord import CHANNEL_ID, GUILD_ID, MANAGE_GUILD, FakeDiscord
-
+from .helpers import RUPTURE, ask, descriptions, replies_to
 
 
 async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: CitebotBot) -> None:
@@ -33,8 +31,9 @@ async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: Citeb
     assert bot.get_guild(GUILD_ID) is not None
 
 
-async def test_sync_goes_to_the_dev_guild_and_is_skipped_when_unchanged(server: FakeDiscord, settings: Settings,
-                                                                        make_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_goes_to_the_dev_guild_and_is_skipped_when_unchanged(
+    server: FakeDiscord, settings: Settings, make_engine
+) -> None:  # type: ignore[no-untyped-def]
     dev = with_settings(settings, discord_guild_id=GUILD_ID)
     async with running_bot(dev, make_engine(dev)):
         pass
@@ -76,8 +75,10 @@ async def test_slash_ask_defers_then_follows_up_with_quote_and_embed(server: Fak
 
 
 async def test_private_ask_is_ephemeral(server: FakeDiscord, bot: CitebotBot) -> None:
-    token = await server.slash("ask", [{"name": "question", "type": 3, "value": "who wrote this?"},
-                                       {"name": "private", "type": 5, "value": True}])
+    token = await server.slash(
+        "ask",
+        [{"name": "question", "type": 3, "value": "who wrote this?"}, {"name": "private", "type": 5, "value": True}],
+    )
     (followup,) = await server.wait_for(lambda: server.followups(token))
     (callback,) = server.calls("POST", "/interactions/")
     assert callback.body["data"]["flags"] & 64 and followup["flags"] & 64
@@ -140,8 +141,10 @@ async def test_oversized_upload_is_refused_before_download(server: FakeDiscord, 
 
 
 async def test_questions_are_answered_while_a_reindex_runs(server: FakeDiscord, bot: CitebotBot) -> None:
-    sentences = [f"Report {i} says that shipment number {i} of turbine blades reached the northern quay on time."
-                 for i in range(1500)]  # big enough that the build outlasts an answer
+    sentences = [
+        f"Report {i} says that shipment number {i} of turbine blades reached the northern quay on time."
+        for i in range(1500)
+    ]  # big enough that the build outlasts an answer
     big = ("Turbine Blade Shipments Log\n\n" + "\n\n".join(sentences)).encode()
     options, resolved = server.attachment("big.txt", big)
     token = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
@@ -150,7 +153,9 @@ async def test_questions_are_answered_while_a_reindex_runs(server: FakeDiscord, 
     assert RUPTURE in descriptions(answer)  # the old index still serves
     await server.wait_for(lambda: "Reindexed" in ((server.original(token) or {}).get("content") or ""), timeout=120)
     answered_at = server.calls("POST", "/webhooks/")[-1].at
-    finished_at = next(r.at for r in server.calls("PATCH", "/webhooks/") if "Reindexed" in (r.body or {}).get("content", ""))
+    finished_at = next(
+        r.at for r in server.calls("PATCH", "/webhooks/") if "Reindexed" in (r.body or {}).get("content", "")
+    )
     assert answered_at < finished_at  # the answer came while the reindex was still running
     assert "shipment" in descriptions(await ask(server, "which shipment reached the northern quay?"))
 
@@ -186,8 +191,10 @@ async def test_privileged_intent_close_exits_with_a_clear_status(settings: Setti
     strict = FakeDiscord(close_code_on_identify=4014)
     await strict.start()
     try:
-        code = await serve(with_settings(settings, discord_api_base=strict.api_base, discord_gateway_url=strict.gateway_url),
-                           guild_ready_timeout=0.05)
+        code = await serve(
+            with_settings(settings, discord_api_base=strict.api_base, discord_gateway_url=strict.gateway_url),
+            guild_ready_timeout=0.05,
+        )
     finally:
         await strict.stop()
     assert code == EXIT_INTENTS
@@ -211,7 +218,9 @@ async def test_cooldown_answers_with_a_friendly_wait(server: FakeDiscord, settin
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord, bot: CitebotBot, chunked: bool) -> None:
+async def test_an_upload_larger_than_it_declared_is_cut_off(
+    server: FakeDiscord, bot: CitebotBot, chunked: bool
+) -> None:
     limit = bot.settings.max_upload_bytes
     options, resolved = server.attachment("liar.txt", b"A Title\n\n" + b"word " * (limit // 4), declared_size=100)
     if chunked:
@@ -224,19 +233,27 @@ async def test_an_upload_larger_than_it_declared_is_cut_off(server: FakeDiscord,
 
 
 async def test_a_second_reindex_is_told_one_is_running(server: FakeDiscord, bot: CitebotBot) -> None:
-    big = ("Shipments Log\n\n" + "\n\n".join(f"Shipment {i} of blades reached the quay on day {i}." for i in range(800))).encode()
+    big = (
+        "Shipments Log\n\n" + "\n\n".join(f"Shipment {i} of blades reached the quay on day {i}." for i in range(800))
+    ).encode()
     options, resolved = server.attachment("big.txt", big)
     first = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
     await server.wait_for(lambda: "Embedding" in ((server.original(first) or {}).get("content") or ""), timeout=30)
     await server.slash("reindex", [], permissions=MANAGE_GUILD)
-    callbacks = await server.wait_for(lambda: [c for c in server.calls("POST", "/interactions/") if c.body["type"] == 4])
+    callbacks = await server.wait_for(
+        lambda: [c for c in server.calls("POST", "/interactions/") if c.body["type"] == 4]
+    )
     assert "still running" in callbacks[0].body["data"]["content"]
     await server.wait_for(lambda: "Reindexed" in ((server.original(first) or {}).get("content") or ""), timeout=120)
 
 
-async def test_expired_interaction_token_during_reindex_falls_back_to_the_channel(server: FakeDiscord, bot: CitebotBot) -> None:
+async def test_expired_interaction_token_during_reindex_falls_back_to_the_channel(
+    server: FakeDiscord, bot: CitebotBot
+) -> None:
     server.fail_next["/webhooks/"] = 1000  # every edit of the deferred reply is refused as expired
     token = await server.slash("reindex", [], permissions=MANAGE_GUILD)
-    (notice,) = await server.wait_for(lambda: [m for m in server.channel_messages() if "Reindexed" in m["content"]], timeout=30)
+    (notice,) = await server.wait_for(
+        lambda: [m for m in server.channel_messages() if "Reindexed" in m["content"]], timeout=30
+    )
     assert "<@555>" in notice["content"] and [str(u) for u in notice["allowed_mentions"]["users"]] == ["555"]
     assert server.original(token) is not None  # only the deferral itself went through

@@ -26,7 +26,8 @@ HOSTILE_QUESTIONS = [
     "?!?!... ---",
     "почему отношения rupture? 为什么 relations ruptured",
     "why\u200b did\u200d relations\x00 rupture\x07?",
-    "Diplomatic relations between the two nations ruptured in 2018, when China arbitrarily detained two Canadian citizens",
+    "Diplomatic relations between the two nations ruptured in 2018, "
+    "when China arbitrarily detained two Canadian citizens",
     "```py\nprint('why did relations rupture?')\n``` **bold** __under__ ||spoiler|| > quote",
     "@everyone why did relations rupture?",
     "<@&1234> <#2000> @here who wrote this?",
@@ -36,8 +37,12 @@ HOSTILE_QUESTIONS = [
 def all_text(message: dict[str, Any]) -> str:
     parts = [message.get("content") or ""]
     for embed in message.get("embeds") or []:
-        parts += [embed.get("description") or "", embed.get("title") or "", (embed.get("author") or {}).get("name", ""),
-                  (embed.get("footer") or {}).get("text", "")]
+        parts += [
+            embed.get("description") or "",
+            embed.get("title") or "",
+            (embed.get("author") or {}).get("name", ""),
+            (embed.get("footer") or {}).get("text", ""),
+        ]
     return "\n".join(parts)
 
 
@@ -71,7 +76,9 @@ async def test_hostile_questions_by_slash_get_safe_replies(server: FakeDiscord, 
 
 
 def _utf16() -> bytes:
-    return "Café Owners Protest\n\nThe café owners of Québec protested the new rules on Monday morning.\n".encode("utf-16")
+    return "Café Owners Protest\n\nThe café owners of Québec protested the new rules on Monday morning.\n".encode(
+        "utf-16"
+    )
 
 
 UPLOADS = [
@@ -80,16 +87,41 @@ UPLOADS = [
     ("archive.md", b"PK\x03\x04" + bytes(64), "refused", "ZIP"),
     ("notes.docx", b"Some text.", "refused", ".txt, .md or .html"),
     ("utf16.txt", _utf16(), "indexed", "café owners of Québec protested"),
-    ("latin1.txt", "Café Owners Protest\n\nThe café owners of Québec protested the new rules on Monday morning.\n".encode("latin-1"),
-     "indexed", "café owners of Québec protested"),
-    ("page.html", b"<html><head><style>p{color:red}</style><script>alert('Read Entire Article')</script></head><body>"
-     b"<h1>Harbour Vote</h1><p>The council of Harbour Town voted on Monday to lease its disused docks.</p></body></html>",
-     "indexed", "lease its disused docks"),
-    ("furniture.txt", b"Sign in | Register | Subscribe\nAdvertisement\n3 min read\n\xc2\xa9 2025 Gazette\n", "refused", "No article text"),
-    ("one-paragraph.txt", ("Long Report\n\n" + "the harbour council met again and talked about docks " * 1000).encode(), "indexed", "harbour council met"),
+    (
+        "latin1.txt",
+        "Café Owners Protest\n\nThe café owners of Québec protested the new rules on Monday morning.\n".encode(
+            "latin-1"
+        ),
+        "indexed",
+        "café owners of Québec protested",
+    ),
+    (
+        "page.html",
+        b"<html><head><style>p{color:red}</style><script>alert('Read Entire Article')</script></head><body>"
+        b"<h1>Harbour Vote</h1><p>The council of Harbour Town voted on Monday to lease its disused docks.</p>"
+        b"</body></html>",
+        "indexed",
+        "lease its disused docks",
+    ),
+    (
+        "furniture.txt",
+        b"Sign in | Register | Subscribe\nAdvertisement\n3 min read\n\xc2\xa9 2025 Gazette\n",
+        "refused",
+        "No article text",
+    ),
+    (
+        "one-paragraph.txt",
+        ("Long Report\n\n" + "the harbour council met again and talked about docks " * 1000).encode(),
+        "indexed",
+        "harbour council met",
+    ),
     ("tiny-lines.txt", ("Tiny Lines\n\n" + "\n".join(f"item {i}" for i in range(3000))).encode(), "indexed", "item"),
-    ("mentions.txt", ("Ping Storm\n\n" + "@everyone the council voted on the docks @here <@&42> today.\n\n" * 50).encode(),
-     "indexed", "the council voted on the docks"),
+    (
+        "mentions.txt",
+        ("Ping Storm\n\n" + "@everyone the council voted on the docks @here <@&42> today.\n\n" * 50).encode(),
+        "indexed",
+        "the council voted on the docks",
+    ),
 ]
 
 
@@ -140,8 +172,9 @@ async def test_invalid_session_then_identify_again(server: FakeDiscord, bot: Cit
     assert RUPTURE in descriptions(await ask(server, "why did relations rupture?"))
 
 
-async def test_a_burst_from_one_member_does_not_starve_others(server: FakeDiscord, settings: Settings,
-                                                             make_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_burst_from_one_member_does_not_starve_others(
+    server: FakeDiscord, settings: Settings, make_engine
+) -> None:  # type: ignore[no-untyped-def]
     strict = with_settings(settings, ask_cooldown_seconds=30.0, max_concurrent_answers=2)
     async with running_bot(strict, make_engine(strict)):
         for _ in range(200):
@@ -153,7 +186,9 @@ async def test_a_burst_from_one_member_does_not_starve_others(server: FakeDiscor
     assert len(spammer_replies) == 2  # one answer, one "try again" notice, the rest ignored
 
 
-async def test_model_that_cannot_load_exits_with_a_clear_status(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+async def test_model_that_cannot_load_exits_with_a_clear_status(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = with_settings(settings, embedding_model="/nonexistent/model-folder")
     assert await serve(broken, guild_ready_timeout=0.05) == EXIT_FAILED
     assert "citebot cannot start" in caplog.text and "/nonexistent/model-folder" in caplog.text

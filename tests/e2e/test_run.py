@@ -18,12 +18,25 @@ from .helpers import replies_to
 
 
 async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
-    env = {**os.environ, "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": server.api_base,
-           "DISCORD_GATEWAY_URL": server.gateway_url, "INDEX_DIR": str(tmp_path / "index"), "LOG_LEVEL": "DEBUG",
-           "ASK_COOLDOWN_SECONDS": "0", "QUERY_ENCODER": "sentence-transformers"}  # no ONNX export: faster start
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_BASE": server.api_base,
+        "DISCORD_GATEWAY_URL": server.gateway_url,
+        "INDEX_DIR": str(tmp_path / "index"),
+        "LOG_LEVEL": "DEBUG",
+        "ASK_COOLDOWN_SECONDS": "0",
+        "QUERY_ENCODER": "sentence-transformers",
+    }  # no ONNX export: faster start
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "citebot.bot", "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "citebot.bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await server.wait_for(lambda: server.identifies == 1, timeout=120)
@@ -42,8 +55,9 @@ async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDisco
     assert TOKEN not in log
 
 
-def test_citebot_run_without_a_token_says_where_to_put_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_citebot_run_without_a_token_says_where_to_put_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(["run"], out=io.StringIO()) == 2

@@ -38,8 +38,11 @@ def test_off_topic_question_abstains(real_engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("who wrote this?", "By Matina Stevis-Gridneff"), ("When was it published?", "Jan. 14, 2026, 12:00 a.m. ET"),
-     ("what's the headline", "Mark Carney Heads to Beijing")],
+    [
+        ("who wrote this?", "By Matina Stevis-Gridneff"),
+        ("When was it published?", "Jan. 14, 2026, 12:00 a.m. ET"),
+        ("what's the headline", "Mark Carney Heads to Beijing"),
+    ],
 )
 def test_metadata_questions_quote_the_front_matter(real_engine: Engine, question: str, expected: str) -> None:
     answer = real_engine.answer(question)
@@ -66,7 +69,9 @@ def test_dev_set_floors(dev_run) -> None:  # type: ignore[no-untyped-def]
     report, outcomes = dev_run
     assert report.answerable >= 30 and report.off_topic >= 8
     assert report.hit_rate >= 0.9, report
-    assert report.false_abstentions == 0, [o.question.question for o in outcomes if o.question.answerable and o.answer.abstained]
+    assert report.false_abstentions == 0, [
+        o.question.question for o in outcomes if o.question.answerable and o.answer.abstained
+    ]
     near = {json.loads(line)["question"] for line in DEV.read_text().splitlines() if json.loads(line).get("near_topic")}
     generic = [o for o in outcomes if not o.question.answerable and o.question.question not in near]
     assert len(generic) >= 8

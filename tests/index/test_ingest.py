@@ -24,9 +24,19 @@ ARTICLE_FURNITURE = [
     "Yoan Valat",
 ]
 SECOND_PAGE_FURNITURE = [
-    "Skip to main content", "Home › World", "Sign in | Register", "Updated 2 hours ago", "3 min read",
-    "Photo: Anna Berg", "Share this article", "Advertisement", "Sign up for our morning briefing",
-    "Most read", "12 comments", "© 2025", "We use cookies",
+    "Skip to main content",
+    "Home › World",
+    "Sign in | Register",
+    "Updated 2 hours ago",
+    "3 min read",
+    "Photo: Anna Berg",
+    "Share this article",
+    "Advertisement",
+    "Sign up for our morning briefing",
+    "Most read",
+    "12 comments",
+    "© 2025",
+    "We use cookies",
 ]
 
 
@@ -45,7 +55,9 @@ def kept_text(document) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_article_metadata_comes_from_the_page(article) -> None:  # type: ignore[no-untyped-def]
-    assert article.meta.title == "Mark Carney Heads to Beijing to Discuss Canada-China Relations as U.S. Outlook Darkens"
+    assert (
+        article.meta.title == "Mark Carney Heads to Beijing to Discuss Canada-China Relations as U.S. Outlook Darkens"
+    )
     assert article.meta.author == "Matina Stevis-Gridneff"
     assert article.meta.date == "Jan. 14, 2026"
 
@@ -122,7 +134,10 @@ def test_article_lines_are_not_furniture(line: str) -> None:
 
 
 def test_split_credit() -> None:
-    assert split_credit("He smiled.Credit...Pool photo by Yoan Valat") == ("He smiled.", "Credit...Pool photo by Yoan Valat")
+    assert split_credit("He smiled.Credit...Pool photo by Yoan Valat") == (
+        "He smiled.",
+        "Credit...Pool photo by Yoan Valat",
+    )
     assert split_credit("No credit here.") == ("No credit here.", None)
 
 
@@ -138,12 +153,18 @@ def test_html_page_is_cleaned_like_text() -> None:
     assert doc.meta.title == "Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard"
     assert doc.meta.author == "Lars Holm"
     body = [p.text for p in doc.paragraphs if p.part == BODY]
-    assert body == ["The council of Harbour Town voted on Monday to lease its disused docks.", "The vote passed by nine votes to four."]
+    assert body == [
+        "The council of Harbour Town voted on Monday to lease its disused docks.",
+        "The vote passed by nine votes to four.",
+    ]
     assert "color" not in kept_text(doc) and "var x" not in kept_text(doc)
 
 
 def test_markdown_headings_and_wrapped_lines() -> None:
-    md = "# Quarterly Report\n\nRevenue grew by four percent in the third quarter, driven by\nstrong sales in the north.\n\n**Costs** fell as well.\n"
+    md = (
+        "# Quarterly Report\n\nRevenue grew by four percent in the third quarter, driven by\n"
+        "strong sales in the north.\n\n**Costs** fell as well.\n"
+    )
     doc = load_document("report.md", md.encode())
     assert doc.meta.title == "Quarterly Report"
     assert [p.text for p in doc.paragraphs if p.part == BODY] == [

@@ -35,8 +35,12 @@ def test_export_agrees_with_sentence_transformers_to_1e_5(real_embedder, tmp_pat
 
 def test_engine_answers_through_the_export_with_the_same_results(real_engine: Engine, real_embedder) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(real_engine.query_embedder, OnnxEmbedder)  # exported when the index was built
-    plain = Engine(EngineConfig(index_dir=real_engine.config.index_dir, corpus_paths=(ARTICLE,),
-                                query_encoder="sentence-transformers"), embedder=real_embedder)
+    plain = Engine(
+        EngineConfig(
+            index_dir=real_engine.config.index_dir, corpus_paths=(ARTICLE,), query_encoder="sentence-transformers"
+        ),
+        embedder=real_embedder,
+    )
     assert plain.query_embedder is real_embedder
     for question in ["why did relations rupture?", "wht happend to the two canadian citizens", "capital of Australia?"]:
         fast, slow = real_engine.answer(question), plain.answer(question)

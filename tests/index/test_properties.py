@@ -28,7 +28,7 @@ SENTENCE = st.lists(WORDS, min_size=1, max_size=25).map(" ".join).map(lambda s: 
 LINE = st.one_of(SENTENCE, st.lists(SENTENCE, min_size=1, max_size=4).map(" ".join), st.text(max_size=80))
 DOCUMENT = st.lists(LINE, min_size=1, max_size=30).flatmap(
     lambda lines: st.lists(st.sampled_from(["\n", "\n\n", "\n\n\n"]), min_size=len(lines), max_size=len(lines)).map(
-        lambda seps: "".join(line + sep for line, sep in zip(lines, seps))
+        lambda seps: "".join(line + sep for line, sep in zip(lines, seps, strict=True))
     )
 )
 

@@ -13,10 +13,15 @@ from ..conftest import ARTICLE_TEXT
 @pytest.mark.parametrize(
     ("paragraph", "expected"),
     [
-        ("Mr. Carney left Ottawa on Tuesday. He flew to Beijing.", ["Mr. Carney left Ottawa on Tuesday.", "He flew to Beijing."]),
+        (
+            "Mr. Carney left Ottawa on Tuesday. He flew to Beijing.",
+            ["Mr. Carney left Ottawa on Tuesday.", "He flew to Beijing."],
+        ),
         ("It was published on Jan. 14, 2026. Talks began.", ["It was published on Jan. 14, 2026.", "Talks began."]),
-        ("U.S. officials met Dr. Lund at 9 a.m. ET on Monday. Nothing was agreed.",
-         ["U.S. officials met Dr. Lund at 9 a.m. ET on Monday.", "Nothing was agreed."]),
+        (
+            "U.S. officials met Dr. Lund at 9 a.m. ET on Monday. Nothing was agreed.",
+            ["U.S. officials met Dr. Lund at 9 a.m. ET on Monday.", "Nothing was agreed."],
+        ),
         ("No full stop at the end", ["No full stop at the end"]),
     ],
 )

@@ -30,7 +30,7 @@ def built(tmp_path: Path, *corpus: Path) -> tuple[Engine, HashingEmbedder]:
 
 
 def test_round_trip_keeps_units_and_manifest(tmp_path: Path) -> None:
-    engine, _ = built(tmp_path)
+    built(tmp_path)
     stored = load_index(tmp_path / "index")
     manifest = stored.manifest
     assert manifest.model == "test/hashing-embedder"
@@ -81,13 +81,17 @@ def test_changed_source_triggers_a_rebuild(tmp_path: Path) -> None:
     corpus = tmp_path / "article.txt"
     corpus.write_text(ARTICLE.read_text("utf-8"), "utf-8")
     built(tmp_path, corpus)
-    corpus.write_text(ARTICLE.read_text("utf-8") + "\nA new closing paragraph about the talks was added later.\n", "utf-8")
+    corpus.write_text(
+        ARTICLE.read_text("utf-8") + "\nA new closing paragraph about the talks was added later.\n", "utf-8"
+    )
     engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
     stored = engine.ensure_ready()
     assert any("closing paragraph" in s.text for s in stored.sentences)
 
 
-@pytest.mark.parametrize("damage", ["truncate_vectors", "flip_units", "delete_vectors", "garble_manifest", "bad_current"])
+@pytest.mark.parametrize(
+    "damage", ["truncate_vectors", "flip_units", "delete_vectors", "garble_manifest", "bad_current"]
+)
 def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
     built(tmp_path)
     index_dir = tmp_path / "index"

@@ -1,0 +1,48 @@
+"""Settings are declared once: .env.example and the README table must match the declarations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from citebot.bot.settings import Settings, SettingsError, env_example, settings_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_is_generated_from_the_settings() -> None:
+    assert (ROOT / ".env.example").read_text("utf-8") == env_example()
+
+
+def test_readme_settings_table_is_generated_from_the_settings() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"<!-- settings:start[^>]*-->\n(.*?)<!-- settings:end -->", readme, re.DOTALL)
+    assert block is not None and block.group(1) == settings_markdown()
+
+
+def test_every_setting_is_documented_and_read_from_its_variable() -> None:
+    for f in fields(Settings):
+        assert f.metadata["doc"], f.name
+    settings = Settings.from_env({"MAX_DOCUMENTS_PER_SERVER": "3", "DELETE_AFTER_LEAVE_DAYS": "0"}, env_file=None)
+    assert settings.max_documents_per_server == 3 and settings.delete_after_leave_days == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MAX_CONCURRENT_BUILDS", "0", "MAX_CONCURRENT_BUILDS must be at least 1."),
+        ("DELETE_AFTER_LEAVE_DAYS", "-1", "DELETE_AFTER_LEAVE_DAYS must be 0 or more."),
+        (
+            "MAX_LIBRARY_BYTES",
+            "lots",
+            "MAX_LIBRARY_BYTES='lots' is not valid: invalid literal for int() with base 10: 'lots'",
+        ),
+    ],
+)
+def test_bad_values_name_their_setting(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value}, env_file=None)
+    assert str(caught.value) == message
