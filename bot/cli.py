@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -73,24 +74,25 @@ def _progress_bar() -> Callable[[str, int, int], None]:
 
 def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
-    engine.ensure_ready(progress=_progress_bar())
+    server = args.server
+    engine.ensure_ready(progress=_progress_bar(), server_id=server)
     if args.question == "-":
         for line in sys.stdin:
             if not line.strip():
                 continue
-            out.write(json.dumps(_ask_json(engine, line.rstrip("\n")), ensure_ascii=False) + "\n")
+            out.write(json.dumps(_ask_json(engine, line.rstrip("\n"), server), ensure_ascii=False) + "\n")
             out.flush()
         return 0
     if args.json:
-        out.write(json.dumps(_ask_json(engine, args.question), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_ask_json(engine, args.question, server), ensure_ascii=False) + "\n")
         return 0
-    out.write(render_plain(engine.answer(args.question)) + "\n")
+    out.write(render_plain(engine.answer(args.question, server_id=server)) + "\n")
     return 0
 
 
 def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> dict[str, Any]:
     try:
-        return engine.answer(question).to_json()
+        return engine.answer(question, server_id=server_id).to_json()
     except CitebotError as exc:
         return {
             "question": question,
@@ -106,12 +108,50 @@ def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> di
 def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
     paths = [Path(p) for p in args.paths] or None
-    report = engine.build_from_paths(paths, progress=_progress_bar())
+    report = engine.build_from_paths(paths, progress=_progress_bar(), server_id=args.server, added_by="terminal")
     counts = report.manifest.counts
     out.write(
         f"Indexed “{report.title}”: {counts['body_paragraphs']} paragraphs, {counts['sentences']} sentences, "
         f"{report.manifest.index_type} index, in {report.seconds:.1f} s → {settings.index_dir}\n"
     )
+    return 0
+
+
+def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    summary = engine.summary(args.server)
+    if args.json:
+        out.write(json.dumps([dataclasses.asdict(d) for d in summary.documents], ensure_ascii=False) + "\n")
+        return 0
+    if summary.is_default and args.server is not None:
+        out.write(messages.NO_OWN_DOCUMENTS + "\n")
+    for d in summary.documents:
+        byline = " · ".join(x for x in (d.author, d.date, f"{d.paragraphs} paragraphs") if x)
+        added = f", added by {d.added_by or 'someone'} on {(d.added_at or '')[:10]}" if d.added_by or d.added_at else ""
+        out.write(f"{d.key}  {d.title}\n              {byline}; from {d.name}{added}\n")
+    return 0
+
+
+def cmd_docs_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    for name in args.paths:
+        path = Path(name)
+        report = engine.add_document(
+            args.server, path.name, engine.builder.read_capped(path), added_by="terminal", progress=_progress_bar()
+        )
+        out.write(messages.document_added(report.titles[-1], len(report.titles), report.seconds) + "\n")
+    return 0
+
+
+def cmd_docs_remove(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    titles = {d.key: d.title for d in engine.summary(args.server).documents}
+    report = engine.remove_document(args.server, args.document, progress=_progress_bar())
+    title = titles.get(args.document, args.document)
+    if report is None:
+        out.write(messages.last_document_removed(title) + "\n")
+    else:
+        out.write(messages.document_removed(title, len(report.titles)) + "\n")
     return 0
 
 
@@ -187,16 +227,35 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question (or '-' for one per stdin line, as JSON)")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--server", type=int, help="answer from this server's library (default: the default library)")
     ask.set_defaults(handler=cmd_ask)
 
     index = sub.add_parser("index", help="build or inspect the index")
     index_sub = index.add_subparsers(dest="index_command", required=True)
     build = index_sub.add_parser("build", help="(re)build the index from the configured corpus or PATHs")
     build.add_argument("paths", nargs="*")
+    build.add_argument("--server", type=int, help="build this server's library from PATHs")
     build.set_defaults(handler=cmd_index_build)
     info = index_sub.add_parser("info", help="show what the index holds")
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=cmd_index_info)
+
+    docs = sub.add_parser("docs", help="list, add or remove the documents of a library")
+    docs_sub = docs.add_subparsers(dest="docs_command", required=True)
+    for name, handler, helptext in (
+        ("list", cmd_docs_list, "the documents of a library, with their keys"),
+        ("add", cmd_docs_add, "add documents (only the new ones are embedded)"),
+        ("remove", cmd_docs_remove, "remove one document by its key (from `docs list`)"),
+    ):
+        command = docs_sub.add_parser(name, help=helptext)
+        command.add_argument("--server", type=int, help="a server's library (default: the default library)")
+        if name == "add":
+            command.add_argument("paths", nargs="+")
+        elif name == "remove":
+            command.add_argument("document", help="the document's key")
+        else:
+            command.add_argument("--json", action="store_true")
+        command.set_defaults(handler=handler)
 
     ev = sub.add_parser("eval", help="score the engine on a JSONL question set")
     ev.add_argument("file")

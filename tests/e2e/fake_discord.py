@@ -21,6 +21,11 @@ APP_ID = 4242
 BOT_ID = 4242
 GUILD_ID = 1000
 CHANNEL_ID = 2000
+# A second server, for isolation tests, and the DM channel of a member with the bot.
+GUILD_B = 1001
+CHANNEL_B = 2001
+DM_CHANNEL = 3000
+CHANNEL_OF = {GUILD_ID: CHANNEL_ID, GUILD_B: CHANNEL_B}
 MANAGE_GUILD = 1 << 5
 JSON = "application/json"  # exactly this: discord.py rejects "; charset=utf-8"
 
@@ -77,6 +82,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.messages: dict[str, dict[str, Any]] = {}
+        self.guilds: list[int] = [GUILD_ID, GUILD_B]
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -174,7 +180,7 @@ class FakeDiscord:
             ready = {
                 "v": 10,
                 "user": BOT_USER,
-                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
                 "session_id": f"session-{self.identifies}",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APP_ID), "flags": 0},
@@ -182,8 +188,10 @@ class FakeDiscord:
                 "relationships": [],
             }
             await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
-            self._seq += 1
-            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild_payload()}))
+            for guild_id in self.guilds:
+                self._seq += 1
+                created = {"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild_payload(guild_id)}
+                await ws.send_str(json.dumps(created))
         elif op == 6:
             self.resumes += 1
             self._seq += 1
@@ -293,6 +301,19 @@ class FakeDiscord:
     def channel_messages(self) -> list[dict[str, Any]]:
         return [m for k, m in self.messages.items() if k.startswith("channel:")]
 
+    def autocomplete_choices(self, token: str) -> list[dict[str, Any]] | None:
+        """The choices the bot answered an autocomplete interaction with (callback type 8)."""
+        interaction_id = token.removeprefix("itoken-")
+        for call in self.calls("POST", f"/interactions/{interaction_id}/"):
+            if call.body and call.body.get("type") == 8:
+                return list(call.body["data"]["choices"])
+        return None
+
+    async def remove_from_guild(self, guild_id: int) -> None:
+        """The bot is kicked from a server: GUILD_DELETE without `unavailable`."""
+        self.guilds.remove(guild_id)
+        await self.send_event("GUILD_DELETE", {"id": str(guild_id)})
+
     def original(self, token: str) -> dict[str, Any] | None:
         return self.messages.get(f"original:{token}")
 
@@ -306,17 +327,17 @@ class FakeDiscord:
         author_id: int = 555,
         bot_author: bool = False,
         mention_bot: bool = True,
-        channel_id: int = CHANNEL_ID,
+        channel_id: int | None = None,
+        guild_id: int | None = GUILD_ID,
     ) -> str:
-        """Dispatch MESSAGE_CREATE for a member's message; returns the message id."""
+        """Dispatch MESSAGE_CREATE for a member's message (a DM when guild_id is None); returns its id."""
         message_id = snowflake()
         author = user(author_id, f"member{author_id}", bot=bot_author)
-        data = {
+        channel = channel_id or (CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL)
+        data: dict[str, Any] = {
             "id": message_id,
-            "channel_id": str(channel_id),
-            "guild_id": str(GUILD_ID),
+            "channel_id": str(channel),
             "author": author,
-            "member": {"roles": [], "joined_at": "2025-01-01T00:00:00+00:00", "flags": 0, "deaf": False, "mute": False},
             "content": content,
             "timestamp": "2026-01-01T00:00:00+00:00",
             "edited_timestamp": None,
@@ -331,6 +352,15 @@ class FakeDiscord:
             "flags": 0,
             "components": [],
         }
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+            data["member"] = {
+                "roles": [],
+                "joined_at": "2025-01-01T00:00:00+00:00",
+                "flags": 0,
+                "deaf": False,
+                "mute": False,
+            }
         await self.send_event("MESSAGE_CREATE", data)
         return message_id
 
@@ -342,52 +372,65 @@ class FakeDiscord:
         permissions: int = 0,
         user_id: int = 555,
         resolved: dict[str, Any] | None = None,
+        guild_id: int | None = GUILD_ID,
+        kind: int = 2,
     ) -> str:
-        """Dispatch INTERACTION_CREATE for a slash command; returns the interaction token."""
+        """Dispatch INTERACTION_CREATE for a slash command (kind 4: autocomplete; a DM when guild_id is
+        None); returns the interaction token. A name "docs add" is the subcommand add of /docs."""
         interaction_id = snowflake()
         token = f"itoken-{interaction_id}"
         if not hasattr(self, "_tokens"):
             self._tokens: dict[str, str] = {}
         self._tokens[interaction_id] = token
-        data: dict[str, Any] = {"id": snowflake(), "name": name, "type": 1, "options": options or []}
+        group, _, sub = name.partition(" ")
+        if sub:
+            options = [{"name": sub, "type": 1, "options": options or []}]
+        data: dict[str, Any] = {"id": snowflake(), "name": group, "type": 1, "options": options or []}
         if resolved:
             data["resolved"] = resolved
-        payload = {
+        channel_id = CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL
+        payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": str(APP_ID),
-            "type": 2,
+            "type": kind,
             "token": token,
             "version": 1,
             "attachment_size_limit": 10 * 1024 * 1024,
-            "guild_id": str(GUILD_ID),
-            "channel_id": str(CHANNEL_ID),
-            "channel": {
-                "id": str(CHANNEL_ID),
+            "channel_id": str(channel_id),
+            "data": data,
+            "app_permissions": str((1 << 53) - 1),
+            "locale": "en-US",
+            "entitlements": [],
+            "context": 0 if guild_id is not None else 1,
+        }
+        member_user = user(user_id, f"member{user_id}")
+        if guild_id is None:
+            payload["user"] = member_user
+            payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [member_user]}
+            payload["authorizing_integration_owners"] = {"1": str(user_id)}
+        else:
+            payload["guild_id"] = str(guild_id)
+            payload["guild_locale"] = "en-US"
+            payload["authorizing_integration_owners"] = {"0": str(guild_id)}
+            payload["channel"] = {
+                "id": str(channel_id),
                 "type": 0,
                 "name": "general",
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(guild_id),
                 "position": 0,
                 "permission_overwrites": [],
                 "nsfw": False,
                 "parent_id": None,
-            },
-            "member": {
-                "user": user(user_id, f"member{user_id}"),
+            }
+            payload["member"] = {
+                "user": member_user,
                 "roles": [],
                 "flags": 0,
                 "permissions": str(permissions),
                 "joined_at": "2025-01-01T00:00:00+00:00",
                 "deaf": False,
                 "mute": False,
-            },
-            "data": data,
-            "app_permissions": str((1 << 53) - 1),
-            "locale": "en-US",
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
-            "context": 0,
-        }
+            }
         await self.send_event("INTERACTION_CREATE", payload)
         return token
 
@@ -408,10 +451,11 @@ class FakeDiscord:
         return [{"name": "file", "type": 11, "value": attachment_id}], {"attachments": {attachment_id: info}}
 
 
-def guild_payload() -> dict[str, Any]:
+def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
+    channel_id = CHANNEL_OF[guild_id]
     return {
-        "id": str(GUILD_ID),
-        "name": "Test Server",
+        "id": str(guild_id),
+        "name": f"Test Server {guild_id}",
         "owner_id": "1",
         "unavailable": False,
         "member_count": 2,
@@ -441,7 +485,7 @@ def guild_payload() -> dict[str, Any]:
         "joined_at": "2025-01-01T00:00:00+00:00",
         "roles": [
             {
-                "id": str(GUILD_ID),
+                "id": str(guild_id),
                 "name": "@everyone",
                 "permissions": "104324673",
                 "position": 0,
@@ -454,7 +498,7 @@ def guild_payload() -> dict[str, Any]:
         ],
         "channels": [
             {
-                "id": str(CHANNEL_ID),
+                "id": str(channel_id),
                 "type": 0,
                 "name": "general",
                 "position": 0,
