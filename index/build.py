@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from .store import (
     write_file_atomically,
     write_index,
 )
-from .vectors import build_vector_index
+from .vectors import build_vector_index, stored_vectors
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class SourceFile:
     added_by: str | None = None
     added_at: str | None = None
     sha256: str = ""  # known for kept sources; a build hashes what it reads either way
+    # The document as ingest read it when it was kept (its sentences not split yet), so a build
+    # does not parse it twice.
+    parsed: Document | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, record: SourceRecord) -> SourceFile:
@@ -121,11 +124,19 @@ class IndexBuilder:
         *,
         progress: BuildProgress | None = None,
         on_step: WriteStep | None = None,
+        previous: StoredIndex | None = None,
     ) -> BuildReport:
-        """Write a complete new index for `sources` into `directory` and make it the live build there."""
+        """Write a complete new index for `sources` into `directory` and make it the live build there.
+
+        `previous`, the library's index in memory, lends the sentences and vectors of unchanged
+        sources, so they are not even read back from the embedding cache.
+        """
         report = progress or (lambda _stage, _done, _total: None)
         started = time.perf_counter()
         cache = EmbeddingCache(directory / EMBEDDINGS, self.options.model_id)
+        in_memory = (
+            _reusable(previous) if previous is not None and previous.manifest.model == self.options.model_id else {}
+        )
         with build_lock(directory):
             report("parsing", 0, len(sources))
             records: list[SourceRecord] = []
@@ -145,11 +156,12 @@ class IndexBuilder:
                         source.added_at,
                     )
                 )
-                hit = cache.get(digest)
+                hit = in_memory.get(digest) or cache.get(digest)
                 if hit is not None:
                     cached[number] = hit
                 else:
-                    fresh[number] = load_document(source.name, data, split=False)
+                    reuse = source.parsed if source.sha256 == digest else None
+                    fresh[number] = reuse or load_document(source.name, data, split=False)
                 report("parsing", number + 1, len(sources))
             embedded = self._split_and_embed(fresh, report)
             for number, pair in embedded.items():
@@ -275,6 +287,21 @@ def _remove_tree(path: Path) -> None:
     else:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+def _reusable(stored: StoredIndex) -> dict[str, tuple[Document, np.ndarray]]:
+    """Each source of a loaded index by content hash: its document (ids from 0) and its vectors."""
+    if len(stored.manifest.sources) != len(stored.documents):
+        return {}
+    vectors = stored_vectors(stored.vectors)
+    out: dict[str, tuple[Document, np.ndarray]] = {}
+    first = 0
+    for record, document in zip(stored.manifest.sources, stored.documents, strict=True):
+        count = len(document.sentences)
+        own = tuple(dataclasses.replace(s, id=n) for n, s in enumerate(document.sentences))
+        out[record.sha256] = (Document(document.meta, document.paragraphs, own), vectors[first : first + count])
+        first += count
+    return out
 
 
 def _join(count: int, parts: dict[int, tuple[Document, np.ndarray]]) -> tuple[list[Document], np.ndarray]:

@@ -234,9 +234,17 @@ class Engine:
     def _build(
         self, key: str, sources: list[SourceFile], progress: BuildProgress | None, on_step: WriteStep | None = None
     ) -> BuildReport:
-        report = self.builder.build(self._directory(key), sources, progress=progress, on_step=on_step)
+        previous = self.libraries.get(key)
+        report = self.builder.build(
+            self._directory(key),
+            sources,
+            progress=progress,
+            on_step=on_step,
+            previous=previous.stored if previous else None,
+        )
+        retriever = Retriever(report.stored, previous=previous.retriever if previous else None)
         with self.libraries.lock_for(key):  # one assignment: readers see the old or the new library
-            self.libraries.put(LiveLibrary(key, report.stored, Retriever(report.stored)))
+            self.libraries.put(LiveLibrary(key, report.stored, retriever))
         return report
 
     def build_from_paths(
@@ -347,7 +355,7 @@ class Engine:
     def _keep(self, key: str, name: str, data: bytes, added_by: str | None) -> SourceFile:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
-        load_document(name, data, split=False)  # refuse a bad file before anything is written
+        parsed = load_document(name, data, split=False)  # refuse a bad file before anything is written
         kept = keep_upload(self._directory(key), name, data)
         return SourceFile(
             kept,
@@ -356,6 +364,7 @@ class Engine:
             added_by,
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             sha256_bytes(data),
+            parsed,
         )
 
     def _check_limits(self, sources: list[SourceFile]) -> None:

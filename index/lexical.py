@@ -46,7 +46,7 @@ def words(text: str) -> list[str]:
     """Lower-cased content words, possessives folded ("carney's" -> "carney")."""
     out = []
     for raw in _WORD.findall(text.lower()):
-        word = re.sub(r"['’]s$", "", raw)
+        word = raw[:-2] if raw.endswith(("'s", "’s")) else raw
         if word and word not in STOPWORDS:
             out.append(word)
     return out
@@ -54,6 +54,11 @@ def words(text: str) -> list[str]:
 
 def stems(tokens: Sequence[str]) -> list[str]:
     return list(_stemmer().stemWords(list(tokens)))
+
+
+def _tokenise(text: str) -> tuple[list[str], list[str]]:
+    unit_words = words(text)
+    return unit_words, stems(unit_words)
 
 
 @dataclass(frozen=True)
@@ -65,24 +70,76 @@ class LexicalMatch:
     query_stems: tuple[str, ...]
 
 
+class BM25:
+    """BM25 in its Lucene form (k1 1.5, b 0.75; the scores bm25s gives), over precomputed postings.
+
+    Each term's (unit, score) postings are computed once at build time, so scoring a question is a
+    few numpy additions, and building is one pass over the units.
+    """
+
+    PLACEHOLDER = "\u2400"  # an empty unit counts as one token, as bm25s counts it
+
+    def __init__(self, units: Sequence[Sequence[str]], *, k1: float = 1.5, b: float = 0.75) -> None:
+        self._vocab: dict[str, int] = {}
+        docs: list[int] = []
+        terms: list[int] = []
+        tfs: list[int] = []
+        lengths = np.empty(max(1, len(units)), dtype=np.float64)
+        lengths[:] = 1.0
+        for d, unit in enumerate(units):
+            tokens = unit or [self.PLACEHOLDER]
+            lengths[d] = len(tokens)
+            for term, count in Counter(tokens).items():
+                docs.append(d)
+                terms.append(self._vocab.setdefault(term, len(self._vocab)))
+                tfs.append(count)
+        self._n = len(units)
+        term_ids = np.asarray(terms, dtype=np.int64)
+        doc_ids = np.asarray(docs, dtype=np.int64)
+        tf = np.asarray(tfs, dtype=np.float64)
+        df = np.bincount(term_ids, minlength=len(self._vocab)).astype(np.float64)
+        idf = np.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
+        norm = k1 * ((1.0 - b) + b * lengths[doc_ids] / lengths[: max(1, self._n)].mean())
+        values = idf[term_ids] * tf / (tf + norm)
+        order = np.argsort(term_ids, kind="stable")
+        self._docs = doc_ids[order]
+        self._values = values[order].astype(np.float32)
+        self._indptr = np.concatenate([[0], np.cumsum(df.astype(np.int64))])
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        """The BM25 score of every unit for `query` (a repeated term counts again, as in bm25s)."""
+        out = np.zeros(self._n, dtype=np.float32)
+        for term in query:
+            t = self._vocab.get(term)
+            if t is None:
+                continue
+            start, end = self._indptr[t], self._indptr[t + 1]
+            out[self._docs[start:end]] += self._values[start:end]  # a term lists each unit once
+        return out
+
+
 class LexicalIndex:
-    """BM25 (bm25s) over stemmed content words of each unit."""
+    """BM25 over stemmed content words of each unit, with typo repair against the corpus words."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        import bm25s
-
-        unit_words = [words(t) for t in texts]
-        self._unit_stems = [stems(w) for w in unit_words]
+    def __init__(self, texts: Sequence[str], *, known: LexicalIndex | None = None) -> None:
+        """Index `texts`; units that `known` (the index this one replaces) already tokenised are reused."""
+        reuse = known._tokens_by_text() if known is not None else {}
+        tokens = [reuse.get(t) or _tokenise(t) for t in texts]
+        self._texts = list(texts)
+        unit_words = [w for w, _ in tokens]
+        self._unit_words = unit_words
+        self._unit_stems = [s for _, s in tokens]
         self._surface = Counter(w for ws in unit_words for w in ws)
         self._df = Counter(s for unit in self._unit_stems for s in set(unit))
         self._n = max(1, len(texts))
-        self._bm25 = bm25s.BM25()
-        # bm25s wants at least one token per document; an empty unit gets a placeholder.
-        self._bm25.index([u or ["\u2400"] for u in self._unit_stems], show_progress=False)
+        self._bm25 = BM25(self._unit_stems)
         self._by_initial: dict[str, list[str]] = {}
         if len(self._surface) <= _TYPO_VOCAB_LIMIT:
             for word in sorted(self._surface):
                 self._by_initial.setdefault(word[0], []).append(word)
+
+    def _tokens_by_text(self) -> dict[str, tuple[list[str], list[str]]]:
+        return {t: (w, s) for t, w, s in zip(self._texts, self._unit_words, self._unit_stems, strict=True)}
 
     def repair_typos(self, tokens: Sequence[str]) -> list[str]:
         """Replace words the corpus lacks by a close corpus word ("tarrifs" -> "tariffs")."""
@@ -122,10 +179,7 @@ class LexicalIndex:
         present = [s for s in query if s in self._df]
         total = sum(self.idf(s) for s in query)
         coverage = sum(self.idf(s) for s in present) / total if total else 0.0
-        if present:
-            scores = np.asarray(self._bm25.get_scores(present), dtype=np.float32)
-        else:
-            scores = np.zeros(self._n, dtype=np.float32)
+        scores = self._bm25.scores(present) if present else np.zeros(self._n, dtype=np.float32)
         return LexicalMatch(scores, coverage, tuple(query))
 
 

@@ -161,6 +161,6 @@ class LoadedLibraries:
         with self._lock:
             return len(self._live)
 
-    def keys(self) -> list[str]:
+    def loaded_keys(self) -> list[str]:
         with self._lock:
             return list(self._live)

@@ -44,9 +44,11 @@ class Retrieval:
 class Retriever:
     """Ranks the units of one loaded index for a question vector and its text."""
 
-    def __init__(self, stored: StoredIndex) -> None:
+    def __init__(self, stored: StoredIndex, *, previous: Retriever | None = None) -> None:
+        """`previous`, the retriever of the index this one replaces, lends its tokenised sentences."""
         self.stored = stored
-        self.lexical = LexicalIndex([s.text for s in stored.sentences])
+        known: LexicalIndex | None = previous.lexical if previous is not None else None
+        self.lexical: LexicalIndex = LexicalIndex([s.text for s in stored.sentences], known=known)
         # Sentence ids are numbered across documents in order, so each document is one id range.
         self.spans: list[tuple[int, int]] = []
         first = 0

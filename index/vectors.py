@@ -32,6 +32,17 @@ def build_vector_index(matrix: np.ndarray, *, approximate_from: int) -> tuple[An
     return index, kind, params
 
 
+def stored_vectors(index: Any) -> np.ndarray:
+    """Every vector of an index made by `build_vector_index`, in id order (its ids are 0..n-1)."""
+    import faiss
+
+    inner: Any = faiss.downcast_index(index.index)
+    flat: Any = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
+    count, dimension = int(flat.ntotal), int(flat.d)
+    view = faiss.rev_swig_ptr(flat.get_xb(), count * dimension)
+    return np.array(view, dtype=np.float32).reshape(count, dimension)
+
+
 def search(
     index: Any, queries: np.ndarray, k: int, *, span: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -84,3 +84,25 @@ def test_any_answer_renders_within_limits_and_without_live_mentions(texts: list[
     for part in (embed.description or "", embed.author.name or "", embed.title or ""):
         assert defuse_mentions(part) == part  # nothing left that could render as a mention
     assert len(render_notice(question * 3)) <= CONTENT_LIMIT
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=600), st.text(min_size=1, max_size=1500)), min_size=2, max_size=3)
+)
+def test_answers_quoting_several_documents_name_each_within_limits(quotes: list[tuple[str, str]]) -> None:
+    citations = tuple(Citation(n, n, "body", text, 0.5, title) for n, (title, text) in enumerate(quotes, start=1))
+    embed = render_answer(Answer("q?", "", False, citations, None, 1.0))
+    assert len(embed.description or "") <= DESCRIPTION_LIMIT and len(embed) <= EMBED_TOTAL_LIMIT
+    assert defuse_mentions(embed.description or "") == embed.description
+
+
+def test_each_citation_names_its_document_when_an_answer_quotes_several() -> None:
+    citations = (
+        Citation(1, 2, "body", "Rye bread sells out.", 0.9, "Bakery Opens on Main Street"),
+        Citation(2, 1, "body", "The docks are leased.", 0.8, "Harbour Vote " + "and more " * 20),
+    )
+    embed = render_answer(Answer("q?", "", False, citations, None, 1.0))
+    assert "— *Bakery Opens on Main Street, ¶2*" in embed.description
+    harbour = embed.description.split("\n")[-1]
+    assert harbour.startswith("> — *Harbour Vote") and harbour.endswith("…, ¶1*") and len(harbour) < 70

@@ -1,0 +1,162 @@
+"""Libraries in the engine, without Discord: one per server, the default elsewhere, cached embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from citebot.index.build import EmbeddingCache
+from citebot.index.engine import Engine
+from citebot.index.errors import DocumentRejected, LibraryFull, UnknownDocument
+from citebot.index.library import DEFAULT_KEY, library_directory, library_key
+from citebot.index.retention import DAY, Departures
+from citebot.index.store import SOURCES
+
+from ..conftest import engine_config
+from ..fakes import HashingEmbedder
+
+HARBOUR = b"Harbour Vote\n\nBy Ann Author\n\nThe council of Harbour Town voted to lease its disused docks.\n"
+BAKERY = b"Bakery Opens\n\nA new bakery on Main Street sells rye bread and cardamom buns every morning.\n"
+LIBRARY = b"Library Hours\n\nThe town library now opens at nine and closes at eight on weekdays.\n"
+SERVER, OTHER = 11, 22
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+
+
+def encoded(engine: Engine) -> int:
+    embedder = engine.embedder
+    assert isinstance(embedder, HashingEmbedder)
+    return embedder.encoded_texts
+
+
+def test_a_server_without_documents_answers_from_the_default_library(engine: Engine) -> None:
+    assert engine.summary(SERVER).is_default
+    assert "ruptured in 2018" in engine.answer("why did relations rupture?", server_id=SERVER).answer
+
+
+def test_adding_a_document_embeds_only_that_document(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR, added_by="ann")
+    engine.add_document(SERVER, "bakery.txt", BAKERY, added_by="ann")
+    before = encoded(engine)
+    report = engine.add_document(SERVER, "library.txt", LIBRARY, added_by="bob")
+    library_sentences = len(report.stored.documents[-1].sentences)
+    assert encoded(engine) - before == library_sentences == report.embedded_sentences
+    assert report.titles == ("Harbour Vote", "Bakery Opens", "Library Hours")
+    summary = engine.summary(SERVER)
+    assert [d.added_by for d in summary.documents] == ["ann", "ann", "bob"]
+    assert [d.name for d in summary.documents] == ["harbour.txt", "bakery.txt", "library.txt"]
+    assert "cardamom" in engine.answer("what does the bakery sell?", server_id=SERVER).answer
+    # The other server and the default library are untouched.
+    assert engine.summary(OTHER).is_default and engine.summary(None).is_default
+
+
+def test_removing_documents_rebuilds_without_them_and_the_last_brings_the_default_back(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.add_document(SERVER, "bakery.txt", BAKERY)
+    keys = {d.title: d.key for d in engine.summary(SERVER).documents}
+    before = encoded(engine)
+    report = engine.remove_document(SERVER, keys["Harbour Vote"])
+    assert report is not None and report.titles == ("Bakery Opens",) and encoded(engine) == before
+    kept = list((library_directory(engine.config.index_dir, library_key(SERVER)) / SOURCES).iterdir())
+    assert len(kept) == 1  # the removed document's upload is gone from disk
+    assert engine.remove_document(SERVER, keys["Bakery Opens"]) is None
+    assert not engine.has_own_library(SERVER) and engine.summary(SERVER).is_default
+    with pytest.raises(UnknownDocument):
+        engine.remove_document(SERVER, keys["Bakery Opens"])
+
+
+def test_limits_refuse_an_add_and_leave_the_library_as_it_was(tmp_path: Path) -> None:
+    engine = Engine(engine_config(tmp_path / "index", max_documents_per_library=2), embedder=HashingEmbedder())
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.add_document(SERVER, "bakery.txt", BAKERY)
+    with pytest.raises(LibraryFull, match="at most 2 documents"):
+        engine.add_document(SERVER, "library.txt", LIBRARY)
+    assert engine.summary(SERVER).titles == ("Harbour Vote", "Bakery Opens")
+    small = Engine(engine_config(tmp_path / "small", max_library_bytes=150), embedder=HashingEmbedder())
+    small.add_document(SERVER, "harbour.txt", HARBOUR)
+    with pytest.raises(LibraryFull, match="the limit is 150"):
+        small.add_document(SERVER, "bakery.txt", BAKERY)
+    assert small.summary(SERVER).titles == ("Harbour Vote",)
+
+
+def test_the_same_document_twice_is_refused(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    with pytest.raises(DocumentRejected, match="already in this library"):
+        engine.add_document(SERVER, "copy.txt", HARBOUR)
+
+
+def test_answers_can_be_limited_to_one_document(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.add_document(SERVER, "bakery.txt", BAKERY)
+    keys = {d.title: d.key for d in engine.summary(SERVER).documents}
+    answer = engine.answer("docks harbour council", server_id=SERVER, document=keys["Bakery Opens"])
+    assert all(c.document == "Bakery Opens" for c in answer.citations)
+    with pytest.raises(UnknownDocument):
+        engine.answer("docks", server_id=SERVER, document="nope")
+
+
+def test_who_wrote_it_names_the_document_asked_about_or_each(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.add_document(SERVER, "bakery.txt", BAKERY.replace(b"\n\nA new", b"\n\nBy Ada Crumb\n\nA new"))
+    about_bakery = engine.answer("who wrote the bakery article?", server_id=SERVER)
+    assert [c.text for c in about_bakery.citations] == ["By Ada Crumb"]
+    each = engine.answer("who wrote it?", server_id=SERVER)
+    assert [(c.document, c.text) for c in each.citations] == [
+        ("Harbour Vote", "By Ann Author"),
+        ("Bakery Opens", "By Ada Crumb"),
+    ]
+
+
+def test_loaded_libraries_are_dropped_least_recently_used_first(tmp_path: Path) -> None:
+    engine = Engine(engine_config(tmp_path / "index", max_loaded_libraries=2), embedder=HashingEmbedder())
+    for server in (1, 2, 3):
+        engine.add_document(server, "harbour.txt", HARBOUR)
+    engine.answer("who voted?")  # the default library is never dropped
+    assert DEFAULT_KEY in engine.libraries.loaded_keys() and len(engine.libraries) == 2
+    assert "docks" in engine.answer("what did the council lease?", server_id=1).answer  # loads again from disk
+    assert library_key(1) in engine.libraries.loaded_keys()
+
+
+def test_an_index_folder_from_before_libraries_is_the_default_library(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    old = Engine(engine_config(index_dir), embedder=HashingEmbedder())
+    old.build_from_upload("harbour.txt", HARBOUR)  # 0.1's /reindex wrote the one index at INDEX_DIR
+    new = Engine(engine_config(index_dir), embedder=HashingEmbedder())
+    assert new.summary(SERVER).titles == ("Harbour Vote",) and new.summary(None).is_default
+    assert encoded(new) == 0  # loaded as it was: nothing was rebuilt
+
+
+def test_a_new_process_reuses_the_embedding_cache(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    fresh = Engine(engine.config, embedder=HashingEmbedder())
+    report = fresh.add_document(SERVER, "bakery.txt", BAKERY)
+    assert encoded(fresh) == report.embedded_sentences == len(report.stored.documents[1].sentences)
+
+
+def test_a_damaged_cache_entry_is_treated_as_absent(tmp_path: Path) -> None:
+    from citebot.index.ingest import load_document
+
+    cache = EmbeddingCache(tmp_path / "embeddings", "test/model")
+    document = load_document("harbour.txt", HARBOUR)
+    vectors = HashingEmbedder().encode([s.text for s in document.sentences])
+    cache.put("abc", document, vectors)
+    hit = cache.get("abc")
+    assert hit is not None and hit[0].sentences == document.sentences and (hit[1] == vectors).all()
+    assert EmbeddingCache(tmp_path / "embeddings", "other/model").get("abc") is None  # keyed by model
+    for path in (tmp_path / "embeddings").rglob("*.npy"):
+        path.write_bytes(b"not numpy")
+    assert cache.get("abc") is None
+
+
+def test_departures_come_due_after_the_retention_period(tmp_path: Path) -> None:
+    departures = Departures(tmp_path)
+    departures.left(SERVER, at=1000.0)
+    departures.left(OTHER, at=1000.0 + 20 * DAY)
+    assert departures.due(30, now=1000.0 + 31 * DAY) == [SERVER]
+    departures.returned(SERVER)
+    assert departures.due(30, now=1000.0 + 60 * DAY) == [OTHER]
+    assert departures.due(0, now=1000.0 + 20 * DAY) == [OTHER]
