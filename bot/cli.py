@@ -15,7 +15,7 @@ from citebot.index.answer import Answer
 from citebot.index.errors import CitebotError
 
 from . import messages
-from .render import citation_label
+from .messages import citation_label
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -156,9 +156,10 @@ def cmd_docs_remove(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from citebot.index.library import library_directory, library_key
     from citebot.index.store import read_manifest
 
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(library_directory(settings.index_dir, library_key(args.server)))
     if args.json:
         out.write(json.dumps(manifest.to_json(), indent=2) + "\n")
         return 0
@@ -238,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=cmd_index_build)
     info = index_sub.add_parser("info", help="show what the index holds")
     info.add_argument("--json", action="store_true")
+    info.add_argument("--server", type=int, help="a server's library (default: the default library)")
     info.set_defaults(handler=cmd_index_info)
 
     docs = sub.add_parser("docs", help="list, add or remove the documents of a library")

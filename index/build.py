@@ -38,7 +38,6 @@ from .store import (
     documents_to_json,
     remove_unused_sources,
     sha256_bytes,
-    write_file_atomically,
     write_index,
 )
 from .vectors import build_vector_index, stored_vectors
@@ -260,12 +259,17 @@ class EmbeddingCache:
 
     def put(self, digest: str, document: Document, vectors: np.ndarray) -> None:
         units, vectors_path = self._paths(digest)
-        with contextlib.suppress(OSError):  # the cache is an optimisation: a full disk only costs time
+        # The cache is an optimisation: a full disk only costs time, and it is not fsynced since a
+        # torn entry is caught by get() and only costs an embedding pass.
+        with contextlib.suppress(OSError):
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{digest}.{uuid.uuid4().hex[:8]}.npy"
-            np.save(tmp, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, vectors_path)
-            write_file_atomically(units, json.dumps(documents_to_json([document]), ensure_ascii=False).encode())
+            tag = uuid.uuid4().hex[:8]
+            tmp_vectors = self.directory / f".{digest}.{tag}.npy"
+            np.save(tmp_vectors, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+            tmp_units = self.directory / f".{digest}.{tag}.json"
+            tmp_units.write_text(json.dumps(documents_to_json([document]), ensure_ascii=False), "utf-8")
+            os.replace(tmp_vectors, vectors_path)
+            os.replace(tmp_units, units)
 
     def keep_only(self, digests: set[str]) -> None:
         """Drop entries for sources the library no longer has, and caches of other models."""

@@ -108,3 +108,19 @@ def test_json_batch_from_stdin_in_a_new_process(tmp_path: Path) -> None:
     assert rows[0]["citations"][0]["paragraph"] == 3 and not rows[0]["abstained"]
     assert rows[1]["abstained"] and rows[1]["citations"] == []
     assert rows[2]["source"]["author"] == "Matina Stevis-Gridneff"
+
+
+def test_docs_commands_manage_a_server_library_and_leave_the_default_alone(cli_env: Path) -> None:
+    code, text = run_cli("docs", "add", "--server", "5", str(DATA / "second_page.txt"))
+    assert code == 0 and text.startswith("Added “Harbour Town")
+    code, text = run_cli("docs", "list", "--server", "5", "--json")
+    (document,) = json.loads(text)
+    assert document["name"] == "second_page.txt" and document["added_by"] == "terminal"
+    code, text = run_cli("ask", "--server", "5", "--json", "who wrote this?")
+    assert json.loads(text)["citations"][0]["document"].startswith("Harbour Town")
+    code, text = run_cli("ask", "who wrote this?")
+    assert "Matina Stevis-Gridneff" in text  # the default library is untouched
+    code, text = run_cli("docs", "remove", "--server", "5", document["key"])
+    assert code == 0 and "questions here use the default library again" in text
+    code, text = run_cli("docs", "remove", "--server", "5", document["key"])
+    assert code == 1
