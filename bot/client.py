@@ -182,9 +182,20 @@ def run_bot(settings: Settings) -> int:
         return EXIT_OK
 
 
+def make_engine(settings: Settings) -> Engine:
+    """The bot's engine: builds in a child process unless BUILD_IN_CHILD_PROCESS is false."""
+    engine = Engine(settings.engine_config())
+    if settings.build_in_child_process:
+        from citebot.index.build_process import ChildBuilds, ChildSpec
+
+        spec = ChildSpec(settings.embedding_model, settings.index_dir, engine.build_options, settings.query_encoder)
+        engine.build_runner = ChildBuilds(spec)
+    return engine
+
+
 async def serve(settings: Settings, **options: Any) -> int:
     """Run the bot until it is closed; returns the process exit status."""
-    bot = CitebotBot(settings, Engine(settings.engine_config()), **options)
+    bot = CitebotBot(settings, make_engine(settings), **options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

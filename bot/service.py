@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import gc
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,15 @@ from . import messages
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def release_free_memory() -> None:
+    """Hand heap that a build freed back to the system (glibc keeps it in the thread's arena)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return
+    libc.malloc_trim(0)
 
 
 class BuildBusy(CitebotError):
@@ -52,11 +62,13 @@ class AnswerService:
     def _warm_up(self) -> None:
         self.engine.ensure_ready()
         self.engine.query_embedder.encode(["warm up"])
-        # The build model too: a model that cannot load is reported at start, not at the first
-        # /reindex, and importing torch later would stall the event loop (imports hold the GIL).
-        self.engine.embedder.encode(["warm up"])
+        if self.engine.build_runner is None:
+            # Builds run here: load their model now, so one that cannot load is reported at start,
+            # and importing torch later does not stall the event loop (imports hold the GIL).
+            self.engine.embedder.encode(["warm up"])
         # Everything loaded so far lives as long as the bot; frozen, full collections skip it.
         gc.freeze()
+        release_free_memory()
 
     async def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
         async with self._slots:
@@ -127,7 +139,10 @@ class AnswerService:
             loop.call_soon_threadsafe(progress, stage, done, total)
 
         async with self._exclusive(server_id, progress):
-            return await self._in(self._build_pool, work, from_thread)
+            try:
+                return await self._in(self._build_pool, work, from_thread)
+            finally:
+                release_free_memory()
 
     @contextlib.asynccontextmanager
     async def _exclusive(self, server_id: int | None, progress: BuildProgress) -> AsyncIterator[None]:
@@ -158,5 +173,6 @@ class AnswerService:
         return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
+        self.engine.close()  # ends build processes; a build in one changes nothing
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
         self._build_pool.shutdown(wait=False, cancel_futures=True)

@@ -98,6 +98,12 @@ class Settings:
         "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
         section="Libraries",
     )
+    build_in_child_process: bool = setting(
+        True,
+        "run builds in a spawned child process that exits when idle, so the bot never holds the build model "
+        "(false: in the bot's own process)",
+        section="Libraries",
+    )
     delete_after_leave_days: float = setting(
         30.0,
         "days after the bot is removed from a server that its library is deleted (0: at once)",

@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .answer import Answer, AnswerPolicy, abstain, answer_metadata, compose, metadata_part
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
@@ -71,19 +72,33 @@ class EngineConfig:
         return canonical_model_id(self.model)
 
 
-class Engine:
-    """Answers from libraries and changes them; safe to call from worker threads."""
+class BuildRunner(Protocol):
+    """Runs one build elsewhere (a child process: index/build_process.py) and returns what it wrote."""
 
-    def __init__(self, config: EngineConfig, embedder: Embedder | None = None) -> None:
+    def __call__(self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None) -> BuildReport: ...
+
+    def close(self) -> None: ...
+
+
+class Engine:
+    """Answers from libraries and changes them; safe to call from worker threads.
+
+    Builds run in this process with `embedder`, or through `build_runner` (the bot runs them in a
+    child process, so the model that builds need is never loaded where questions are answered).
+    """
+
+    def __init__(
+        self, config: EngineConfig, embedder: Embedder | None = None, *, build_runner: BuildRunner | None = None
+    ) -> None:
         self.config = config
+        self.build_runner = build_runner
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self._query_embedder: Embedder | None = None
         self.libraries = LoadedLibraries(config.max_loaded_libraries)
-        self.builder = IndexBuilder(
-            self.embedder,
-            BuildOptions(config.model_id, config.max_document_bytes, config.batch_size, config.approximate_from),
-            before_write=self._export_query_encoder,
+        self.build_options = BuildOptions(
+            config.model_id, config.max_document_bytes, config.batch_size, config.approximate_from
         )
+        self.builder = IndexBuilder(self.embedder, self.build_options, before_write=self._export_query_encoder)
 
     # ---- the query encoder ---------------------------------------------------------------
     @property
@@ -114,6 +129,11 @@ class Engine:
             exported = export_onnx(model, self.config.model_id, self.config.index_dir)
         if exported is not None and self._query_embedder is self.embedder:
             self._query_embedder = None  # the next question picks up the export
+
+    def close(self) -> None:
+        """Stop what runs builds elsewhere; a build in progress there changes nothing."""
+        if self.build_runner is not None:
+            self.build_runner.close()
 
     # ---- which library answers -------------------------------------------------------------
     def _directory(self, key: str) -> Path:
@@ -204,7 +224,7 @@ class Engine:
                 f"The index cannot be used ({problem}) and its source is gone: "
                 + ", ".join(missing or ["no corpus configured"])
             ) from problem
-        return self.builder.build(self._directory(key), sources, progress=progress).stored
+        return self._run_build(key, sources, progress).stored
 
     def _rebuild_sources(self, key: str) -> list[SourceFile]:
         """What to rebuild a damaged or stale library from: its kept uploads, and for the default
@@ -231,17 +251,27 @@ class Engine:
         return [SourceFile.from_record(s) for s in self._live(key).stored.manifest.sources]
 
     # ---- changing a library ------------------------------------------------------------------
+    def _run_build(
+        self,
+        key: str,
+        sources: list[SourceFile],
+        progress: BuildProgress | None,
+        on_step: WriteStep | None = None,
+        previous: StoredIndex | None = None,
+    ) -> BuildReport:
+        directory = self._directory(key)
+        if self.build_runner is None or on_step is not None:
+            return self.builder.build(directory, sources, progress=progress, on_step=on_step, previous=previous)
+        report = self.build_runner(directory, sources, progress)
+        if self._query_embedder is self.embedder:
+            self._query_embedder = None  # a first build may have made the ONNX export: use it from now on
+        return report
+
     def _build(
         self, key: str, sources: list[SourceFile], progress: BuildProgress | None, on_step: WriteStep | None = None
     ) -> BuildReport:
         previous = self.libraries.get(key)
-        report = self.builder.build(
-            self._directory(key),
-            sources,
-            progress=progress,
-            on_step=on_step,
-            previous=previous.stored if previous else None,
-        )
+        report = self._run_build(key, sources, progress, on_step, previous.stored if previous else None)
         retriever = Retriever(report.stored, previous=previous.retriever if previous else None)
         with self.libraries.lock_for(key):  # one assignment: readers see the old or the new library
             self.libraries.put(LiveLibrary(key, report.stored, retriever))

@@ -75,10 +75,12 @@ class OnnxEmbedder:
     ) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        # Batches of similar length: each row is padded only to its batch's longest, not the corpus's.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
+            rows = order[start : start + batch_size]
             with self._lock:
-                out[start : start + len(batch)] = self._encode_batch(batch)
+                out[rows] = self._encode_batch([texts[i] for i in rows])
             if progress:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out

@@ -38,6 +38,9 @@ def settings(server: FakeDiscord, tmp_path: Path) -> Settings:
         ask_cooldown_seconds=0.0,
         # The ONNX export (tests/index/test_onnx.py) would add seconds to every bot's first build.
         query_encoder="sentence-transformers",
+        # Builds run in this process with the model loaded once per test run; the child-process
+        # builds have their own tests (test_build_process.py).
+        build_in_child_process=False,
     )
 
 

@@ -1,0 +1,83 @@
+"""Builds in a spawned child process: the same index, progress over the pipe, a killed build is harmless."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from citebot.index.build_process import BuildCrashed, ChildBuilds, ChildSpec
+from citebot.index.embed import DEFAULT_MODEL
+from citebot.index.engine import Engine, EngineConfig
+from citebot.index.errors import DocumentRejected
+
+from ..conftest import ARTICLE
+
+HARBOUR = b"Harbour Vote\n\nBy Ann Author\n\nThe council of Harbour Town voted to lease its disused docks.\n"
+SERVER = 7
+
+
+@pytest.fixture
+def child_engine(tmp_path: Path, real_engine: Engine):  # type: ignore[no-untyped-def]
+    """An engine whose builds run in a child process (the parent holds the default library only)."""
+    config = EngineConfig(index_dir=tmp_path / "index", corpus_paths=(ARTICLE,), query_encoder="sentence-transformers")
+    engine = Engine(config, embedder=real_engine.embedder)
+    runner = ChildBuilds(
+        ChildSpec(DEFAULT_MODEL, config.index_dir, engine.build_options, "sentence-transformers"), linger=0.5
+    )
+    engine.build_runner = runner
+    yield engine, runner
+    engine.close()
+
+
+def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(child_engine) -> None:  # type: ignore[no-untyped-def]
+    engine, runner = child_engine
+    stages: list[str] = []
+    report = engine.add_document(SERVER, "harbour.txt", HARBOUR, progress=lambda stage, *_: stages.append(stage))
+    assert report.titles == ("Harbour Vote",) and {"parsing", "embedding", "writing"} <= set(stages)
+    assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
+    for _ in range(100):
+        if not runner.pids:
+            break
+        time.sleep(0.05)
+    assert runner.pids == []  # its memory went back to the system
+
+
+def test_errors_in_the_child_reach_the_parent_as_themselves(child_engine) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = child_engine
+    with pytest.raises(DocumentRejected, match="No article text"):
+        engine.build_runner(engine.config.index_dir / "servers" / "9", [], None)
+
+
+def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:  # type: ignore[no-untyped-def]
+    engine, runner = child_engine
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    big = (
+        "Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))
+    ).encode()
+    embedding = threading.Event()
+    failure: list[BaseException] = []
+
+    def add_big() -> None:
+        try:
+            engine.add_document(
+                SERVER, "big.txt", big, progress=lambda stage, *_: stage == "embedding" and embedding.set()
+            )
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            failure.append(exc)
+
+    worker = threading.Thread(target=add_big)
+    worker.start()
+    assert embedding.wait(60)
+    (pid,) = runner.pids
+    os.kill(pid, signal.SIGKILL)
+    worker.join(30)
+    assert failure and isinstance(failure[0], BuildCrashed)
+    assert engine.summary(SERVER).titles == ("Harbour Vote",)
+    assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
+    report = engine.add_document(SERVER, "bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")
+    assert report.titles == ("Harbour Vote", "Bakery Opens")  # the next build works
