@@ -105,7 +105,14 @@ class Engine:
     def query_embedder(self) -> Embedder:
         """What embeds questions: the ONNX export if there is one, else the build model."""
         if self._query_embedder is None:
-            self._query_embedder = self._onnx_embedder() or self.embedder
+            onnx = self._onnx_embedder()
+            if onnx is None and self._exports_onnx() and self.build_runner is not None:
+                log.warning(
+                    "No ONNX export of %s (it could not be exported); questions are embedded with "
+                    "sentence-transformers in this process, which loads torch.",
+                    self.config.model_id,
+                )
+            self._query_embedder = onnx or self.embedder
         return self._query_embedder
 
     def _exports_onnx(self) -> bool:
