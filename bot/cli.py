@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from citebot.index.answer import Answer
 from citebot.index.errors import CitebotError
+from citebot.index.formats import strip_controls
 
 from . import messages
 from .messages import citation_label
@@ -29,13 +30,13 @@ def render_plain(answer: Answer) -> str:
     source = answer.source
     if answer.abstained:
         titles = answer.searched_titles or ((source.title,) if source else ())
-        return messages.not_answered(titles)
+        return strip_controls(messages.not_answered(titles))
     several = len({c.document for c in answer.citations}) > 1 or source is None
     lines = [f"{c.text} [{citation_label(c, with_document=several)}]" for c in answer.citations]
     if source:
         byline = ", ".join(x for x in (f"“{source.title}”", source.author, source.date) if x)
         lines.append(f"— {byline}")
-    return "\n".join(lines)
+    return strip_controls("\n".join(lines))
 
 
 def _engine(settings: Settings) -> Engine:

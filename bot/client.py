@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import signal
 import sys
 from typing import Any
@@ -28,6 +29,7 @@ from .cogs.retention import RetentionCog
 from .cooldown import Cooldown
 from .messages import reply_for_error
 from .render import render_notice
+from .seen import SeenEvents
 from .service import AnswerService
 from .settings import Settings
 
@@ -55,6 +57,16 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
+class CitebotTree(app_commands.CommandTree["CitebotBot"]):
+    """The command tree, handling each interaction once even when Discord delivers it again."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if self.client.seen.first_time(interaction.id):
+            return True
+        log.info("Interaction %s delivered again; already handled.", interaction.id)
+        return False
+
+
 class CitebotBot(commands.Bot):
     """A `commands.Bot` whose features live in cogs, each handed the service it needs."""
 
@@ -65,6 +77,7 @@ class CitebotBot(commands.Bot):
             intents=bot_intents(),
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CitebotTree,
             **options,
         )
         self.settings = settings
@@ -72,13 +85,14 @@ class CitebotBot(commands.Bot):
             engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
         )
         self.downloads: aiohttp.ClientSession | None = None
+        self.seen = SeenEvents()
         self.synced = False
 
     async def setup_hook(self) -> None:
         await self.service.start()
         self.downloads = aiohttp.ClientSession()
         cooldown = Cooldown(self.settings.ask_cooldown_seconds)
-        await self.add_cog(AskCog(self, self.service, cooldown))
+        await self.add_cog(AskCog(self, self.service, cooldown, self.seen))
         await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(DocsCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(AboutCog(self.service))
@@ -144,19 +158,33 @@ class CitebotBot(commands.Bot):
         self.service.close()
 
 
+# Interaction tokens are 15-minute credentials: in webhook and callback URLs, and in the gateway
+# payloads discord.py logs at DEBUG ("token": "..."; as JSON or as a Python dict).
+_CREDENTIALS = re.compile(
+    r"(?P<path>/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._\-]{20,}"
+    r"|(?P<key>[\"']token[\"']\s*:\s*[\"'])[^\"']+"
+)
+
+
+def _redact_credentials(match: re.Match[str]) -> str:
+    return (match.group("path") or match.group("key")) + "[token]"
+
+
 class TokenRedactor(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log record."""
+    """Replaces the bot token, interaction tokens and webhook URLs wherever a log record holds them."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _CREDENTIALS.sub(_redact_credentials, message)
         if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg = message.replace(self.token, "[token]")
-                record.args = ()
+            redacted = redacted.replace(self.token, "[token]")
+        if redacted != message:
+            record.msg = redacted
+            record.args = ()
         return True
 
 

@@ -11,6 +11,7 @@ import discord
 
 from citebot.index.answer import Answer
 from citebot.index.documents import DocumentMeta
+from citebot.index.formats import strip_controls
 from citebot.index.library import DocumentSummary, LibrarySummary
 
 from . import messages
@@ -26,19 +27,21 @@ ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
 ERROR_COLOUR = discord.Colour.red()
 
-# Mentions Discord would render even when they do not ping: users, roles, channels, @everyone/@here.
-_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>|@(everyone|here)")
+# Markup Discord renders as something live even when it does not ping: user, role and channel
+# mentions, slash-command mentions (</name:id>), timestamps (<t:…>), guild navigation (<id:…>),
+# and @everyone/@here.
+_MENTION = re.compile(r"<(@[!&]?|#|/|t:|id:)(?=[\w:-]*>)|@(everyone|here)")
 
 
 def defuse_mentions(text: str) -> str:
     """Break every mention so it shows as text and cannot ping, whatever allowed_mentions says."""
 
     def breaker(match: re.Match[str]) -> str:
-        if match.group(3):
-            return "@\u200b" + match.group(3)
-        return f"<{match.group(1)}\u200b{match.group(2)}>"
+        if match.group(2):
+            return "@\u200b" + match.group(2)
+        return f"<{match.group(1)}\u200b"
 
-    return _MENTION.sub(breaker, text)
+    return _MENTION.sub(breaker, strip_controls(text))
 
 
 def safe_text(text: str) -> str:

@@ -106,6 +106,10 @@ class Engine:
         """What embeds questions: the ONNX export if there is one, else the build model."""
         if self._query_embedder is None:
             onnx = self._onnx_embedder()
+            if onnx is None and self._exports_onnx() and self._has_any_index():
+                # Missing or found damaged (and removed): export it again now, from the build model.
+                self._export_query_encoder()
+                onnx = self._onnx_embedder()
             if onnx is None and self._exports_onnx() and self.build_runner is not None:
                 log.warning(
                     "No ONNX export of %s (it could not be exported); questions are embedded with "
@@ -114,6 +118,9 @@ class Engine:
                 )
             self._query_embedder = onnx or self.embedder
         return self._query_embedder
+
+    def _has_any_index(self) -> bool:
+        return has_index(self.config.index_dir) or (self.config.index_dir / SERVERS).is_dir()
 
     def _exports_onnx(self) -> bool:
         return self.config.query_encoder != "sentence-transformers" and isinstance(

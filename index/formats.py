@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import ClassVar
@@ -21,17 +23,40 @@ _BINARY_MAGIC = {
 }
 
 
-def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (BOMs honoured), falling back to Windows-1252; refuse binary data."""
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when the NUL bytes fall where UTF-16 text of Latin script puts them."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    sample = data[:4096]
+    even_zeros = sample[0::2].count(0) / (len(sample) / 2)
+    odd_zeros = sample[1::2].count(0) / (len(sample) / 2)
+    if odd_zeros > 0.3 and even_zeros < 0.05:
+        return "utf-16-le"
+    if even_zeros > 0.3 and odd_zeros < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes, declared: str | None = None) -> str:
+    """Decode bytes: a BOM, else the charset the file declares, else UTF-8 (UTF-16 recognised
+    without a BOM too), falling back to Windows-1252; refuse binary data."""
     if not data.strip():
         raise DocumentRejected("The file is empty.")
     for magic, what in _BINARY_MAGIC.items():
         if data.startswith(magic):
             raise DocumentRejected(f"The file is {what}, not text. Upload a .txt, .md or .html file.")
+    utf16 = _utf16_without_bom(data) if b"\x00" in data[:4096] else None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
     elif data.startswith(b"\xef\xbb\xbf"):
         text = data[3:].decode("utf-8", errors="strict")
+    elif utf16 is not None:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise DocumentRejected("The file looks binary (it holds NUL bytes), not text.") from exc
+    elif declared not in (None, "utf-8") and b"\x00" not in data:
+        text = data.decode(str(declared), errors="replace")
     else:
         if b"\x00" in data:
             raise DocumentRejected("The file looks binary (it holds NUL bytes), not text.")
@@ -45,7 +70,26 @@ def decode_text(data: bytes) -> str:
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(8, len(text) // 100):
         raise DocumentRejected("The file looks binary (too many control characters), not text.")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return normalise_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# C0 and C1 controls (but tab and newline), bidi embeddings, overrides and isolates, and the BOM:
+# invisible, and able to reorder or recolour what a terminal or Discord shows.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def strip_controls(text: str) -> str:
+    """Text with terminal escape sequences, control and bidi-override characters removed."""
+    return _CONTROLS.sub("", _ANSI.sub("", text))
+
+
+def normalise_text(text: str) -> str:
+    """What citebot indexes and quotes: NFC, no soft hyphens, no control or bidi-override characters.
+
+    Citations are exact substrings of a document after this normalisation (and after ingest folds
+    runs of whitespace within a line)."""
+    return unicodedata.normalize("NFC", strip_controls(text).replace("\u00ad", ""))
 
 
 class _TextExtractor(HTMLParser):
@@ -163,9 +207,25 @@ def looks_like_html(name: str, text: str) -> bool:
     return head.startswith(("<!doctype html", "<html"))
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset an HTML page declares in its first 4 KB (meta charset or http-equiv), if Python knows it."""
+    found = _META_CHARSET.search(data[:4096])
+    if not found:
+        return None
+    try:
+        return codecs.lookup(found.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+
+
 def to_plain_text(name: str, data: bytes) -> tuple[str, str | None]:
     """Decode a file and strip its markup; returns the text and a title the markup declared."""
-    text = decode_text(data)
+    html_name = PurePath(name).suffix.lower() in (".html", ".htm")
+    declared = declared_charset(data) if html_name or b"<html" in data[:2048].lower() else None
+    text = decode_text(data, declared)
     if looks_like_html(name, text):
         return html_to_text(text)
     if PurePath(name).suffix.lower() in (".md", ".markdown"):

@@ -37,7 +37,7 @@ _WRAP_MIN_CHARS = 50
 MAX_UNIT_CHARS = 600
 # Raise whenever ingest or sentence splitting changes what a source turns into: cached
 # embeddings of a source (index/build.py) are keyed by it.
-INGEST_VERSION = 1
+INGEST_VERSION = 2
 
 
 @dataclass

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from .embed import EncodeProgress
+from .store import sha256_file
 
 log = logging.getLogger(__name__)
 
 AGREEMENT_TOLERANCE = 1e-5
+ENCODER_FILES = ("model.onnx", "tokenizer.json")
 CHECK_TEXTS = (
     "why did relations rupture?",
     "Diplomatic relations between the two nations ruptured in 2018.",
@@ -104,18 +106,42 @@ class OnnxEmbedder:
 
 
 def load_onnx_embedder(index_dir: Path, model_id: str) -> OnnxEmbedder | None:
-    """The exported encoder for `model_id`, or None if there is none (or it cannot load)."""
+    """The exported encoder for `model_id`, checked against its hashes and its dimension; None if
+    there is none. A damaged export is removed, with a warning, so that it is made again."""
     directory = encoder_dir(index_dir, model_id)
     if not (directory / "encoder.json").is_file():
         return None
     try:
-        embedder = OnnxEmbedder(directory)
-    except Exception as exc:  # noqa: BLE001 - a broken export only means the slower path
-        log.warning("Ignoring the ONNX encoder in %s: %s", directory, exc)
+        problem = _damage(directory)
+        embedder = None if problem else OnnxEmbedder(directory)
+        if embedder is not None:
+            probe = embedder.encode(["a probe sentence"])
+            if probe.shape != (1, embedder.dimension) or not np.isfinite(probe).all():
+                problem = f"it gives vectors of shape {probe.shape[1:]}, its spec says {embedder.dimension}"
+    except Exception as exc:  # noqa: BLE001 - any load failure means the export is unusable
+        problem, embedder = f"{type(exc).__name__}: {exc}", None
+    if problem or embedder is None:
+        log.warning("The ONNX query encoder is damaged (%s); removed, it is exported again.", problem)
+        shutil.rmtree(directory, ignore_errors=True)
         return None
     if embedder.model_id != model_id:
         return None
     return embedder
+
+
+def _damage(directory: Path) -> str | None:
+    """Why an export's files do not match the hashes recorded at export, if they do not."""
+    spec = json.loads((directory / "encoder.json").read_text("utf-8"))
+    recorded = spec.get("files")
+    if not isinstance(recorded, dict):
+        return "it records no file hashes (made by an older citebot)"
+    for name in ENCODER_FILES:
+        path = directory / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if sha256_file(path) != recorded.get(name):
+            return f"{name} does not match its hash"
+    return None
 
 
 def export_onnx(model: Any, model_id: str, index_dir: Path) -> Path | None:
@@ -143,6 +169,8 @@ def export_onnx(model: Any, model_id: str, index_dir: Path) -> Path | None:
         if difference > AGREEMENT_TOLERANCE:
             raise ValueError(f"ONNX vectors differ by {difference:.2e} (> {AGREEMENT_TOLERANCE})")
         spec["max_abs_difference"] = difference
+        # Hashed like the index files: a damaged export is noticed at load, never used silently.
+        spec["files"] = {name: sha256_file(tmp / name) for name in ENCODER_FILES}
         (tmp / "encoder.json").write_text(json.dumps(spec, indent=2), "utf-8")
         if target.exists():
             shutil.rmtree(target)

@@ -13,6 +13,7 @@ from .. import messages
 from ..cooldown import Cooldown
 from ..messages import Context, reply_for_error
 from ..render import render_answer, render_notice
+from ..seen import SeenEvents
 from ..service import AnswerService
 from .choices import document_choices
 
@@ -24,10 +25,11 @@ _BOT_MENTION = "<@!?{id}>"
 class AskCog(commands.Cog):
     """Answers questions from /ask and from messages that mention the bot (and DMs)."""
 
-    def __init__(self, bot: commands.Bot, service: AnswerService, cooldown: Cooldown) -> None:
+    def __init__(self, bot: commands.Bot, service: AnswerService, cooldown: Cooldown, seen: SeenEvents) -> None:
         self.bot = bot
         self.service = service
         self.cooldown = cooldown
+        self.seen = seen
 
     @app_commands.command(name="ask", description="Ask about this server's documents; I answer with cited quotes.")
     @app_commands.describe(
@@ -61,6 +63,9 @@ class AskCog(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if me is None or message.author.bot or message.author.id == me.id:
+            return
+        if not self.seen.first_time(message.id):
+            log.info("Message %s delivered again; already handled.", message.id)
             return
         is_dm = isinstance(message.channel, discord.DMChannel) or message.guild is None
         if not is_dm and me not in message.mentions:

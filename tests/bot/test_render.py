@@ -106,3 +106,12 @@ def test_each_citation_names_its_document_when_an_answer_quotes_several() -> Non
     assert "— *Bakery Opens on Main Street, ¶2*" in embed.description
     harbour = embed.description.split("\n")[-1]
     assert harbour.startswith("> — *Harbour Vote") and harbour.endswith("…, ¶1*") and len(harbour) < 70
+
+
+def test_command_mentions_timestamps_masked_links_and_controls_render_as_plain_text() -> None:
+    quote = "Run </ban:123456> at <t:1700000000:R>, see [the docs](https://evil.example) in <id:customize>."
+    embed = render_answer(answer_with(quote, question="\x1b[31mred\x1b[0m \u202eevil"))
+    text = embed.description
+    assert "</ban:" not in text and "<t:1700000000" not in text and "<id:customize" not in text
+    assert "\\[the docs](" in text  # a masked link needs its bracket: escaped, it shows as text
+    assert "\x1b" not in embed.author.name and "\u202e" not in embed.author.name and "red" in embed.author.name

@@ -133,7 +133,13 @@ class FakeDiscord:
             self._changed.notify_all()
 
     # ---- gateway -------------------------------------------------------------------------
+    async def replay(self) -> None:
+        """Deliver the last dispatched event again, as Discord may after a resume."""
+        name, data = self.last_event
+        await self.send_event(name, data)
+
     async def send_event(self, name: str, data: dict[str, Any]) -> None:
+        self.last_event = (name, data)
         self._seq += 1
         for ws in list(self._sockets):
             if not ws.closed:

@@ -207,3 +207,17 @@ async def test_upload_names_never_choose_paths(server: FakeDiscord, bot: Citebot
 def test_env_file_is_ignored_by_git() -> None:
     ignored = (Path(__file__).parents[2] / ".gitignore").read_text().split()
     assert ".env" in ignored
+
+
+async def test_an_event_delivered_twice_is_answered_once(server: FakeDiscord, bot: CitebotBot) -> None:
+    message_id = await server.mention("<@4242> why did relations rupture?")
+    await server.replay()
+    await server.wait_for(lambda: replies_to(server, message_id))
+    token = await server.slash("ask", [{"name": "question", "type": 3, "value": "who wrote this?"}])
+    await server.replay()
+    await server.wait_for(lambda: server.followups(token), timeout=30)
+    marker = await server.mention("<@4242> when was it published?")
+    await server.wait_for(lambda: replies_to(server, marker))
+    assert len(replies_to(server, message_id)) == 1
+    assert len(server.followups(token)) == 1
+    assert len([c for c in server.calls("POST", "/interactions/")]) == 1

