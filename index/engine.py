@@ -43,7 +43,19 @@ from .library import (
     summarize,
 )
 from .retrieve import Retriever
-from .store import SourceRecord, StoredIndex, WriteStep, keep_upload, load_index, read_manifest, sha256_bytes
+from .store import (
+    BuildInProgress,
+    DiskFull,
+    SourceRecord,
+    StoredIndex,
+    WriteStep,
+    is_disk_full,
+    keep_upload,
+    load_index,
+    read_manifest,
+    remove_unused_sources,
+    sha256_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +285,28 @@ class Engine:
         on_step: WriteStep | None = None,
         previous: StoredIndex | None = None,
     ) -> BuildReport:
+        try:
+            return self._build_here_or_there(key, sources, progress, on_step, previous)
+        except BuildInProgress:
+            raise  # another build holds this library: what it kept is its own
+        except BaseException:
+            # An upload kept for this build goes with it; the live library keeps what it uses.
+            directory = self._directory(key)
+            try:
+                live = {s.path for s in read_manifest(directory).sources}
+            except CitebotError:
+                live = set()
+            remove_unused_sources(directory, live)
+            raise
+
+    def _build_here_or_there(
+        self,
+        key: str,
+        sources: list[SourceFile],
+        progress: BuildProgress | None,
+        on_step: WriteStep | None,
+        previous: StoredIndex | None,
+    ) -> BuildReport:
         directory = self._directory(key)
         if self.build_runner is None or on_step is not None:
             return self.builder.build(directory, sources, progress=progress, on_step=on_step, previous=previous)
@@ -400,7 +434,12 @@ class Engine:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
         parsed = load_document(name, data, split=False)  # refuse a bad file before anything is written
-        kept = keep_upload(self._directory(key), name, data)
+        try:
+            kept = keep_upload(self._directory(key), name, data)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFull("No space left on the disk that holds the index; nothing was changed.") from exc
+            raise
         return SourceFile(
             kept,
             Path(name).name,

@@ -11,6 +11,7 @@ crash at any step leaves the previous complete index live. Nothing is pickled.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -173,15 +174,65 @@ def write_index(
     build_seconds: float,
     on_step: WriteStep | None = None,
 ) -> StoredIndex:
-    """Write a complete new build and make it live atomically; returns it, as held in memory."""
-    import faiss
+    """Write a complete new build and make it live atomically; returns it, as held in memory.
 
+    A failure at any step removes what this build wrote and leaves the live build as it was; a
+    full disk is reported as DiskFull."""
     step = on_step or (lambda _name: None)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     tmp = builds / f"{build_id}.tmp"
-    tmp.mkdir()
+    final = builds / build_id
+    try:
+        tmp.mkdir()
+        manifest = _write_build(
+            index_dir,
+            tmp,
+            final,
+            build_id,
+            documents=documents,
+            vectors=vectors,
+            model=model,
+            dimension=dimension,
+            index_type=index_type,
+            index_params=index_params,
+            sources=sources,
+            build_seconds=build_seconds,
+            step=step,
+        )
+    except BaseException as exc:
+        # What this build wrote goes, unless it already became the live build.
+        if _live_build_name(index_dir) != build_id:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
+        if is_disk_full(exc):
+            raise DiskFull(
+                "No space left on the disk that holds the index; nothing was changed. Free some space and try again."
+            ) from exc
+        raise
+    return _assemble(manifest, documents, vectors, final)
+
+
+def _write_build(
+    index_dir: Path,
+    tmp: Path,
+    final: Path,
+    build_id: str,
+    *,
+    documents: list[Document],
+    vectors: Any,
+    model: str,
+    dimension: int,
+    index_type: str,
+    index_params: dict[str, Any],
+    sources: list[SourceRecord],
+    build_seconds: float,
+    step: WriteStep,
+) -> IndexManifest:
+    import faiss
+
+    builds = final.parent
     step("start")
 
     units_bytes = json.dumps(documents_to_json(documents), ensure_ascii=False).encode("utf-8")
@@ -215,7 +266,6 @@ def write_index(
     )
     write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
     step("manifest")
-    final = builds / build_id
     os.rename(tmp, final)
     _fsync_path(builds)
     step("renamed")
@@ -223,7 +273,25 @@ def write_index(
     step("current")
     _remove_stale_builds(index_dir, keep=build_id)
     step("cleaned")
-    return _assemble(manifest, documents, vectors, final)
+    return manifest
+
+
+def _live_build_name(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT).read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error means the disk is full (an OSError, or FAISS's own write error)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, RuntimeError) and "No space left" in str(exc)
+
+
+class DiskFull(CitebotError):
+    """The disk that holds the index is full; the build that hit it was removed."""
 
 
 def current_build(index_dir: Path) -> Path:
@@ -355,11 +423,16 @@ def remove_unused_sources(index_dir: Path, live_paths: set[str]) -> None:
 
 def write_file_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_path(path.parent)
 
 

@@ -15,6 +15,7 @@ from citebot.bot.render import (
 )
 from citebot.index.engine import Engine
 from citebot.index.errors import DocumentRejected, QuestionRejected
+from citebot.index.formats import normalise_text
 from citebot.index.ingest import parse_document
 
 from ..conftest import engine_config
@@ -71,7 +72,7 @@ def test_answers_quote_only_source_text_and_render_safely(tmp_path_factory, text
         answer = engine.answer(question)
     except (QuestionRejected, DocumentRejected):  # no words to ask, or bytes that are not text
         return
-    source = squash(text)
+    source = squash(normalise_text(text))  # verbatim: the document as normalised for indexing
     assert 0 <= len(answer.citations) <= 3
     for citation in answer.citations:
         assert citation.text in source

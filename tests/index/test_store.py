@@ -13,6 +13,7 @@ from citebot.index.store import (
     MANIFEST,
     UNITS,
     VECTORS,
+    DiskFull,
     current_build,
     load_index,
     read_manifest,
@@ -172,3 +173,41 @@ def test_large_corpora_switch_to_an_approximate_index_recorded_in_the_manifest(t
     assert manifest.index_type == "hnsw" and manifest.index_params["M"] == 32
     answer = engine.answer("why did relations rupture?")
     assert any("ruptured in 2018" in c.text for c in answer.citations)
+
+
+@pytest.mark.parametrize("where", ["units", "vectors"])
+def test_a_full_disk_is_said_as_such_removes_what_it_wrote_and_the_next_build_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import errno
+
+    import faiss
+
+    from citebot.index import store
+
+    engine, _ = built(tmp_path)
+    index_dir = tmp_path / "index"
+    live = current_build(index_dir)
+    page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
+    if where == "units":
+        real_write = store.write_file_atomically
+
+        def full(path: Path, data: bytes) -> None:
+            if path.name == UNITS:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_write(path, data)
+
+        monkeypatch.setattr(store, "write_file_atomically", full)
+    else:
+
+        def full_faiss(index: object, path: str) -> None:
+            raise RuntimeError("Error in faiss::FileIOWriter: write error ... No space left on device")
+
+        monkeypatch.setattr(faiss, "write_index", full_faiss)
+    with pytest.raises(DiskFull, match="No space left"):
+        engine.build_from_upload("harbour.txt", page)
+    assert [p.name for p in (index_dir / "builds").iterdir()] == [live.name]  # nothing half-written stays
+    assert list((index_dir / "sources").iterdir()) == []  # the upload went with the failed build
+    assert "ruptured in 2018" in engine.answer("why did relations rupture?").answer
+    monkeypatch.undo()
+    assert engine.build_from_upload("harbour.txt", page).title.startswith("Harbour Town")
