@@ -98,6 +98,11 @@ class Settings:
         "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
         section="Libraries",
     )
+    build_timeout_seconds: float = setting(
+        600.0,
+        "time budget of one build; past it the build is stopped and the library stays as it was",
+        section="Libraries",
+    )
     build_in_child_process: bool = setting(
         True,
         "run builds in a spawned child process that exits when idle, so the bot never holds the build model "
@@ -195,6 +200,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1.")
+        if self.build_timeout_seconds <= 0:
+            raise SettingsError("BUILD_TIMEOUT_SECONDS must be positive.")
         if self.delete_after_leave_days < 0:
             raise SettingsError("DELETE_AFTER_LEAVE_DAYS must be 0 or more.")
 
@@ -214,6 +221,7 @@ class Settings:
             max_documents_per_library=self.max_documents_per_server,
             max_library_bytes=self.max_library_bytes,
             max_loaded_libraries=self.max_loaded_libraries,
+            build_timeout_seconds=self.build_timeout_seconds,
         )
 
     def apply_model_environment(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from . import errors
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import CitebotError
+from .errors import BuildTimedOut, CitebotError
 from .store import load_index
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,12 @@ class BuildProcess:
         self.process.start()
         child_end.close()
 
-    def run(self, job: _Job, progress: BuildProgress) -> dict[str, Any]:
+    def run(self, job: _Job, progress: BuildProgress, timeout: float) -> dict[str, Any]:
         self._conn.send(job)
+        deadline = time.monotonic() + timeout
         while True:
+            if time.monotonic() > deadline:
+                raise BuildTimedOut.after(timeout)
             if not self._conn.poll(0.1):
                 if not self.process.is_alive():
                     raise BuildCrashed("The build stopped unexpectedly (its process ended); nothing was changed.")
@@ -117,16 +120,18 @@ class ChildBuilds:
         self._reaper: threading.Timer | None = None
         self._closed = False
 
-    def __call__(self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None) -> BuildReport:
+    def __call__(
+        self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None, *, timeout: float = 600.0
+    ) -> BuildReport:
         child = self._acquire()
         started = time.perf_counter()
         report = progress or (lambda _stage, _done, _total: None)
         # The parsed documents stay here: the child parses what it builds.
         job = _Job(directory, tuple(replace(s, parsed=None) for s in sources))
         try:
-            result = child.run(job, report)
-        except BuildCrashed:
-            self._discard(child)
+            result = child.run(job, report, timeout)
+        except (BuildCrashed, BuildTimedOut):
+            self._discard(child)  # ended at once: what it was writing is removed by the next build
             raise
         except BaseException:
             self._release(child)

@@ -21,6 +21,7 @@ from .answer import Answer, AnswerPolicy, abstain, answer_metadata, compose, met
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
+    BuildTimedOut,
     CitebotError,
     DocumentRejected,
     IndexCorrupt,
@@ -53,6 +54,7 @@ from .store import (
     keep_upload,
     load_index,
     read_manifest,
+    remove_unfinished_builds,
     remove_unused_sources,
     sha256_bytes,
 )
@@ -78,6 +80,7 @@ class EngineConfig:
     max_documents_per_library: int = 25
     max_library_bytes: int = 10_000_000
     max_loaded_libraries: int = 100
+    build_timeout_seconds: float = 600.0
 
     @property
     def model_id(self) -> str:
@@ -87,7 +90,9 @@ class EngineConfig:
 class BuildRunner(Protocol):
     """Runs one build elsewhere (a child process: index/build_process.py) and returns what it wrote."""
 
-    def __call__(self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None) -> BuildReport: ...
+    def __call__(
+        self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None, *, timeout: float
+    ) -> BuildReport: ...
 
     def close(self) -> None: ...
 
@@ -297,6 +302,7 @@ class Engine:
             except CitebotError:
                 live = set()
             remove_unused_sources(directory, live)
+            remove_unfinished_builds(directory)
             raise
 
     def _build_here_or_there(
@@ -308,9 +314,11 @@ class Engine:
         previous: StoredIndex | None,
     ) -> BuildReport:
         directory = self._directory(key)
+        budget = self.config.build_timeout_seconds
         if self.build_runner is None or on_step is not None:
-            return self.builder.build(directory, sources, progress=progress, on_step=on_step, previous=previous)
-        report = self.build_runner(directory, sources, progress)
+            guarded = _within_budget(progress, budget)
+            return self.builder.build(directory, sources, progress=guarded, on_step=on_step, previous=previous)
+        report = self.build_runner(directory, sources, progress, timeout=budget)
         if self._query_embedder is self.embedder:
             self._query_embedder = None  # a first build may have made the ONNX export: use it from now on
         return report
@@ -493,6 +501,19 @@ class Engine:
             searched = stored.documents if only is None else (stored.documents[only],)
             result = dataclasses.replace(result, searched_titles=tuple(d.meta.title for d in searched))
         return _timed(result, {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "total": _ms(started)})
+
+
+def _within_budget(progress: BuildProgress | None, budget: float) -> BuildProgress:
+    """Progress that stops a build in this process once it runs past its time budget."""
+    deadline = time.monotonic() + budget
+
+    def guarded(stage: str, done: int, total: int) -> None:
+        if time.monotonic() > deadline:
+            raise BuildTimedOut.after(budget)
+        if progress is not None:
+            progress(stage, done, total)
+
+    return guarded
 
 
 def clean_question(question: str) -> str:

@@ -31,6 +31,16 @@ class QuestionRejected(CitebotError):
     """A question is empty or carries no words to look for."""
 
 
+class BuildTimedOut(CitebotError):
+    """A build ran past its time budget and was stopped; nothing was changed."""
+
+    @classmethod
+    def after(cls, budget: float) -> BuildTimedOut:
+        return cls(
+            f"The build took longer than {budget:g} s (BUILD_TIMEOUT_SECONDS) and was stopped; nothing was changed."
+        )
+
+
 class LibraryFull(DocumentRejected):
     """Adding a document would take a library past its document or size limit."""
 

@@ -248,13 +248,18 @@ def _cap_length(sentence: str, limit: int = MAX_UNIT_CHARS) -> list[str]:
     if len(sentence) <= limit:
         return [sentence]
     pieces: list[str] = []
-    rest = sentence
-    while len(rest) > limit:
-        cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
+    start, length = 0, len(sentence)
+    while length - start > limit:
+        cut = sentence.rfind(" ", start, start + limit)
+        if cut <= start:
+            cut = start + limit
+        piece = sentence[start:cut].strip()
+        if piece:
+            pieces.append(piece)
+        start = cut
+        while start < length and sentence[start] == " ":
+            start += 1
+    rest = sentence[start:].strip()
     if rest:
         pieces.append(rest)
     return pieces

@@ -25,10 +25,45 @@ def _segment(paragraph: str) -> list[str]:
     return [str(s) for s in segmenter.processor(paragraph).process()]
 
 
+# pysbd's cost grows with the square of a paragraph's length, so long paragraphs are cut first, at
+# a likely sentence end, into windows it splits one by one: linear in the paragraph's length.
+WINDOW = 2000
+_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_NO_INNER_END = re.compile(r"[.!?…;:\n]")
+
+
+def _windows(paragraph: str) -> list[str]:
+    """Consecutive pieces of at most WINDOW characters, cut after a sentence end where there is one."""
+    if len(paragraph) <= WINDOW:
+        return [paragraph]
+    windows: list[str] = []
+    start, length = 0, len(paragraph)
+    while length - start > WINDOW:
+        limit = start + WINDOW
+        cut = None
+        for match in _BOUNDARY.finditer(paragraph, start + WINDOW // 2, limit):
+            word = paragraph[paragraph.rfind(" ", start, match.start()) + 1 : match.start()]
+            if not (len(word) <= 3 and word[:1].isupper()):  # "Mr.", "Dr.", "Jan." do not end sentences
+                cut = match.end()
+        if cut is None:
+            space = paragraph.rfind(" ", start + WINDOW // 2, limit)
+            cut = space + 1 if space > start else limit
+        windows.append(paragraph[start:cut])
+        start = cut
+    windows.append(paragraph[start:])
+    return windows
+
+
 def split_sentences(paragraph: str) -> list[str]:
     """Split one paragraph into sentences; each one is an exact substring of the paragraph."""
     if not paragraph.strip():
         return []
+    if not _NO_INNER_END.search(paragraph, 0, len(paragraph.rstrip()) - 1):
+        return [paragraph.strip()]  # nothing inside could end a sentence: one sentence, no pysbd
+    return [sentence for window in _windows(paragraph) for sentence in _split_window(window)]
+
+
+def _split_window(paragraph: str) -> list[str]:
     pieces = [p.strip() for p in _segment(paragraph) if p.strip()]
     merged: list[str] = []
     for piece in pieces:
@@ -59,4 +94,4 @@ def _verbatim_spans(paragraph: str, pieces: list[str]) -> list[str]:
         cursor = end
     if not spans and paragraph.strip():
         return [paragraph.strip()]
-    return [s for s in spans if s and s in paragraph]
+    return [s for s in spans if s]  # each is a slice of the paragraph

@@ -410,6 +410,19 @@ def documents_from_json(units: dict[str, Any]) -> list[Document]:
     return documents
 
 
+def remove_unfinished_builds(index_dir: Path) -> None:
+    """Remove builds that never became live (a build process killed mid-write), unless a build runs."""
+    try:
+        with build_lock(index_dir):
+            live = _live_build_name(index_dir)
+            builds = index_dir / "builds"
+            for entry in builds.iterdir() if builds.is_dir() else ():
+                if entry.name != live:
+                    shutil.rmtree(entry, ignore_errors=True)
+    except BuildInProgress:
+        return
+
+
 def remove_unused_sources(index_dir: Path, live_paths: set[str]) -> None:
     """Delete kept uploads that the live build no longer names (superseded or removed documents)."""
     sources = index_dir / SOURCES

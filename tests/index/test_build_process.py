@@ -81,3 +81,16 @@ def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:  #
     assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
     report = engine.add_document(SERVER, "bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")
     assert report.titles == ("Harbour Vote", "Bakery Opens")  # the next build works
+
+
+def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:  # type: ignore[no-untyped-def]
+    from citebot.index.errors import BuildTimedOut
+
+    engine, runner = child_engine
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    big = ("Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))).encode()
+    engine.config = EngineConfig(**{**engine.config.__dict__, "build_timeout_seconds": 1.0})
+    with pytest.raises(BuildTimedOut):
+        engine.add_document(SERVER, "big.txt", big)
+    assert runner.pids == []  # the build process was ended
+    assert engine.summary(SERVER).titles == ("Harbour Vote",)
