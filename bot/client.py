@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -86,6 +88,18 @@ class CitebotBot(commands.Bot):
         )
         self.downloads: aiohttp.ClientSession | None = None
         self.seen = SeenEvents()
+        self._stopping = False
+        self._skip_events_that_fail_to_parse()
+
+    def _skip_events_that_fail_to_parse(self) -> None:
+        """An event discord.py cannot parse is logged and skipped instead of ending the connection.
+
+        discord.py offers no hook for this: its parsers are the connection state's `parsers` dict,
+        which the gateway reads on every event, so each entry is wrapped in place.
+        """
+        parsers = self._connection.parsers
+        for event, parse in list(parsers.items()):
+            parsers[event] = _skipping_failures(event, parse)
         self.synced = False
 
     async def setup_hook(self) -> None:
@@ -104,6 +118,17 @@ class CitebotBot(commands.Bot):
 
     async def on_message(self, message: discord.Message) -> None:
         """Mentions are handled by AskCog; there are no prefix commands to process."""
+
+    async def shutdown(self) -> None:
+        """Stop gracefully: take no new questions, stop builds, answer those in flight, then close."""
+        if self._stopping:
+            return
+        self._stopping = True
+        grace = self.settings.shutdown_grace_seconds
+        log.info("Stopping: answering the questions in flight (up to %g s), builds stopped.", grace)
+        if not await self.service.stop(grace):
+            log.warning("Some questions were still unanswered after %g s; stopping anyway.", grace)
+        await self.close()
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d server(s).", self.user, len(self.guilds))
@@ -170,6 +195,16 @@ def _redact_credentials(match: re.Match[str]) -> str:
     return (match.group("path") or match.group("key")) + "[token]"
 
 
+def _skipping_failures(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    def parse_or_skip(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception:
+            log.exception("Skipped a %s event that could not be parsed", event)
+
+    return parse_or_skip
+
+
 class TokenRedactor(logging.Filter):
     """Replaces the bot token, interaction tokens and webhook URLs wherever a log record holds them."""
 
@@ -210,6 +245,47 @@ def run_bot(settings: Settings) -> int:
         return EXIT_OK
 
 
+LOGIN_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+
+
+class DiscordUnreachable(CitebotError):
+    """Discord's API could not be reached at start-up, after retries."""
+
+
+async def login_with_retries(bot: commands.Bot, settings: Settings) -> None:
+    """Log in, retrying with back-off when Discord cannot be reached (never in a tight loop)."""
+    for attempt, delay in enumerate((*LOGIN_RETRY_DELAYS, None)):
+        try:
+            await bot.login(settings.discord_token)
+            return
+        except (TimeoutError, aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
+            log.debug("Login attempt %d failed", attempt + 1, exc_info=exc)
+            # Each login opens a new HTTP session on the client's connector: close the failed one,
+            # and let the next attempt make a fresh connector (a closed one cannot be reused).
+            await bot.http.close()
+            bot.http.connector = discord.utils.MISSING
+            if delay is None:
+                raise DiscordUnreachable(
+                    f"Discord cannot be reached at {settings.discord_api_base} "
+                    f"({type(exc).__name__}; tried {attempt + 1} times). Check the network and DISCORD_API_BASE."
+                ) from exc
+            log.warning("Discord cannot be reached (%s); trying again in %.0f s.", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+
+
+def index_dir_problem(settings: Settings) -> str | None:
+    """Why the index folder cannot be written, if it cannot (checked before going online)."""
+    probe = settings.index_dir / f".write-test-{os.getpid()}"
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        log.debug("Index folder check failed", exc_info=exc)
+        return f"the index folder {settings.index_dir} is not writable ({exc.strerror or exc}). Set INDEX_DIR."
+    return None
+
+
 def make_engine(settings: Settings) -> Engine:
     """The bot's engine: builds in a child process unless BUILD_IN_CHILD_PROCESS is false."""
     engine = Engine(settings.engine_config())
@@ -223,18 +299,39 @@ def make_engine(settings: Settings) -> Engine:
 
 async def serve(settings: Settings, **options: Any) -> int:
     """Run the bot until it is closed; returns the process exit status."""
+    problem = index_dir_problem(settings)
+    if problem:
+        log.error("citebot cannot start: %s", problem)
+        return EXIT_FAILED
     bot = CitebotBot(settings, make_engine(settings), **options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.shutdown()))
         except (NotImplementedError, RuntimeError):
             pass
     try:
         async with bot:
-            await bot.start(settings.discord_token)
+            await login_with_retries(bot, settings)
+            await bot.connect()
     except discord.LoginFailure:
         log.error("Discord rejected the token. Check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token).")
+        return EXIT_FAILED
+    except DiscordUnreachable as exc:
+        log.error("citebot cannot start: %s", exc)
+        return EXIT_FAILED
+    except discord.ConnectionClosed as exc:
+        log.debug("Gateway closed", exc_info=exc)
+        if exc.code == 4004:
+            log.error(
+                "Discord rejected the token (4004). Check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token)."
+            )
+        else:
+            log.error(
+                "Discord closed the connection with code %s and citebot cannot go on: %s",
+                exc.code,
+                exc.reason or "no reason given",
+            )
         return EXIT_FAILED
     except discord.PrivilegedIntentsRequired:
         log.error(

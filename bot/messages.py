@@ -11,7 +11,7 @@ import re
 from enum import Enum
 
 from citebot.index.answer import Citation
-from citebot.index.errors import CitebotError, DocumentRejected, QuestionRejected
+from citebot.index.errors import BuildCancelled, CitebotError, DocumentRejected, QuestionRejected
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,8 @@ def last_document_removed(title: str) -> str:
     return f"Removed “{title}”, the last document of this server; questions here use the default library again."
 
 
+RESTARTING = "I'm restarting; ask again in a minute."
+BUILD_STOPPED_FOR_RESTART = "The bot is restarting, so the build was stopped; nothing was changed."
 NO_OWN_DOCUMENTS = (
     "This server has no documents of its own yet, so I answer from the default library below. "
     "Admins add documents with /docs add."
@@ -171,9 +173,22 @@ class Context(Enum):
     ADD = "add"
 
 
+# A file path of the server (two or more /-separated parts from the root or home): never shown.
+_SERVER_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?")
+
+
+def without_paths(text: str) -> str:
+    """Text for Discord with the server's file paths taken out."""
+    return _SERVER_PATH.sub("[a file on the server]", text)
+
+
 def reply_for_error(error: BaseException, context: Context = Context.COMMAND) -> str:
     """The reply for any failure. Unexpected ones are logged with their traceback; their details
-    never reach Discord."""
+    never reach Discord, and no reply names a file path of the server."""
+    return without_paths(_reply_for_error(error, context))
+
+
+def _reply_for_error(error: BaseException, context: Context) -> str:
     from discord import app_commands  # here, so the terminal never imports discord.py
 
     if isinstance(error, app_commands.CommandInvokeError):
@@ -186,7 +201,7 @@ def reply_for_error(error: BaseException, context: Context = Context.COMMAND) ->
         return NOT_HERE
     if isinstance(error, app_commands.TransformerError):
         return input_does_not_fit(str(error.__cause__ or error))
-    if isinstance(error, QuestionRejected):
+    if isinstance(error, (QuestionRejected, BuildCancelled)) or type(error).__name__ == "ShuttingDown":
         return str(error)
     if isinstance(error, CitebotError):
         if context is Context.ADD:

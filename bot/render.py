@@ -6,6 +6,7 @@ Pure functions: they build `discord.Embed` objects and strings, and never touch 
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 import discord
 
@@ -102,6 +103,13 @@ def _fit_quotes(quotes: list[str], limit: int) -> str:
     return "\n\n".join(kept)
 
 
+def model_name(model: str) -> str:
+    """A model as members may see it: a hub name as it is, a local folder by its last part only."""
+    if model.startswith(("/", "~", ".")) or "\\" in model:
+        return PurePath(model.replace("\\", "/")).name or "a local model"
+    return model
+
+
 def render_about(summary: LibrarySummary) -> discord.Embed:
     """What the bot knows here and how to ask it."""
     embed = discord.Embed(title="What I know", colour=ANSWER_COLOUR)
@@ -119,7 +127,7 @@ def render_about(summary: LibrarySummary) -> discord.Embed:
     embed.add_field(
         name="Indexed", value=f"{summary.paragraphs} paragraphs · {summary.sentences} sentences", inline=False
     )
-    embed.add_field(name="Model", value=trim(safe_text(summary.model), FIELD_LIMIT))
+    embed.add_field(name="Model", value=trim(safe_text(model_name(summary.model)), FIELD_LIMIT))
     embed.add_field(name="Built", value=f"{summary.built_at} ({summary.index_type})")
     embed.add_field(name="How to ask", value=messages.HOW_TO_ASK, inline=False)
     if summary.is_default:

@@ -37,6 +37,10 @@ def release_free_memory() -> None:
     libc.malloc_trim(0)
 
 
+class ShuttingDown(CitebotError):
+    """The bot is stopping and takes no new work."""
+
+
 class BuildBusy(CitebotError):
     """A change to this library is already running."""
 
@@ -54,6 +58,39 @@ class AnswerService:
         self._build_slots = asyncio.Semaphore(max(1, max_concurrent_builds))
         self._building: set[str] = set()  # library keys with a build running or queued
         self._waiting: list[tuple[str, BuildProgress]] = []  # builds waiting for a slot, in order
+        self._accepting = True
+        self._in_flight = 0
+        self._all_done = asyncio.Event()
+        self._all_done.set()
+
+    @contextlib.asynccontextmanager
+    async def work(self) -> AsyncIterator[None]:
+        """Count a member's request (question or change) from acceptance to its reply being sent."""
+        if not self._accepting:
+            raise ShuttingDown(messages.RESTARTING)
+        self._in_flight += 1
+        self._all_done.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._all_done.set()
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    async def stop(self, grace: float) -> bool:
+        """Take no new work, stop builds (nothing changes), and wait up to `grace` seconds for the
+        requests in flight to be answered; False if some were not."""
+        self._accepting = False
+        self.engine.stop_builds()
+        try:
+            await asyncio.wait_for(self._all_done.wait(), grace)
+        except TimeoutError:
+            return False
+        return True
 
     async def start(self) -> None:
         """Load the index and the model before the bot goes online, so failures show at start."""

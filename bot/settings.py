@@ -98,6 +98,11 @@ class Settings:
         "libraries kept in memory; the least recently used are dropped past this (and load again on use)",
         section="Libraries",
     )
+    shutdown_grace_seconds: float = setting(
+        10.0,
+        "on SIGTERM or Ctrl-C, how long questions in flight get to be answered before the bot exits",
+        section="Discord",
+    )
     build_timeout_seconds: float = setting(
         600.0,
         "time budget of one build; past it the build is stopped and the library stays as it was",

@@ -22,7 +22,7 @@ from typing import Any
 from . import errors
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import BuildTimedOut, CitebotError
+from .errors import BuildCancelled, BuildTimedOut, CitebotError
 from .store import load_index
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ class BuildProcess:
         while True:
             if time.monotonic() > deadline:
                 raise BuildTimedOut.after(timeout)
-            if not self._conn.poll(0.1):
+            try:
+                ready = self._conn.poll(0.1)
+            except (OSError, ValueError) as exc:  # closed from another thread: the bot is stopping
+                raise BuildCrashed("The build was stopped; nothing was changed.") from exc
+            if not ready:
                 if not self.process.is_alive():
                     raise BuildCrashed("The build stopped unexpectedly (its process ended); nothing was changed.")
                 continue
@@ -130,8 +134,10 @@ class ChildBuilds:
         job = _Job(directory, tuple(replace(s, parsed=None) for s in sources))
         try:
             result = child.run(job, report, timeout)
-        except (BuildCrashed, BuildTimedOut):
+        except (BuildCrashed, BuildTimedOut) as exc:
             self._discard(child)  # ended at once: what it was writing is removed by the next build
+            if self._closed:
+                raise BuildCancelled("citebot is stopping; the build was stopped and nothing was changed.") from exc
             raise
         except BaseException:
             self._release(child)
@@ -208,9 +214,12 @@ class ChildBuilds:
             self._closed = True
             if self._reaper is not None:
                 self._reaper.cancel()
-            children = [c for c, _ in self._idle] + list(self._busy)
+            idle = [c for c, _ in self._idle]
+            busy = list(self._busy)
             self._idle = []
-        for child in children:
+        for child in busy:
+            child.close(timeout=0)  # mid-build: ended at once
+        for child in idle:
             child.close(timeout=2.0)
 
 

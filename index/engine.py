@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import threading
 import time
 import unicodedata
 import uuid
@@ -21,6 +22,7 @@ from .answer import Answer, AnswerPolicy, abstain, answer_metadata, compose, met
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
+    BuildCancelled,
     BuildTimedOut,
     CitebotError,
     DocumentRejected,
@@ -109,6 +111,7 @@ class Engine:
     ) -> None:
         self.config = config
         self.build_runner = build_runner
+        self._stopping = threading.Event()
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self._query_embedder: Embedder | None = None
         self.libraries = LoadedLibraries(config.max_loaded_libraries)
@@ -163,6 +166,11 @@ class Engine:
 
     def close(self) -> None:
         """Stop what runs builds elsewhere; a build in progress there changes nothing."""
+        self.stop_builds()
+
+    def stop_builds(self) -> None:
+        """Stop running builds and refuse new ones (shutting down); the libraries stay as they were."""
+        self._stopping.set()
         if self.build_runner is not None:
             self.build_runner.close()
 
@@ -315,8 +323,10 @@ class Engine:
     ) -> BuildReport:
         directory = self._directory(key)
         budget = self.config.build_timeout_seconds
+        if self._stopping.is_set():
+            raise BuildCancelled("citebot is stopping; the build was not started.")
         if self.build_runner is None or on_step is not None:
-            guarded = _within_budget(progress, budget)
+            guarded = _within_budget(progress, budget, self._stopping)
             return self.builder.build(directory, sources, progress=guarded, on_step=on_step, previous=previous)
         report = self.build_runner(directory, sources, progress, timeout=budget)
         if self._query_embedder is self.embedder:
@@ -503,13 +513,15 @@ class Engine:
         return _timed(result, {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "total": _ms(started)})
 
 
-def _within_budget(progress: BuildProgress | None, budget: float) -> BuildProgress:
-    """Progress that stops a build in this process once it runs past its time budget."""
+def _within_budget(progress: BuildProgress | None, budget: float, stopping: threading.Event) -> BuildProgress:
+    """Progress that stops a build in this process past its time budget, or when citebot stops."""
     deadline = time.monotonic() + budget
 
     def guarded(stage: str, done: int, total: int) -> None:
         if time.monotonic() > deadline:
             raise BuildTimedOut.after(budget)
+        if stopping.is_set():
+            raise BuildCancelled("citebot is stopping; the build was stopped and nothing was changed.")
         if progress is not None:
             progress(stage, done, total)
 

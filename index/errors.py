@@ -41,6 +41,10 @@ class BuildTimedOut(CitebotError):
         )
 
 
+class BuildCancelled(CitebotError):
+    """A build was stopped because citebot is stopping; nothing was changed."""
+
+
 class LibraryFull(DocumentRejected):
     """Adding a document would take a library past its document or size limit."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from .. import messages
 from ..cooldown import Cooldown
+from ..delivery import deliver
 from ..messages import Context, reply_for_error
 from ..render import render_answer, render_notice
 from ..seen import SeenEvents
@@ -42,17 +44,23 @@ class AskCog(commands.Cog):
         document: str | None = None,
         private: bool = False,
     ) -> None:
+        if not self.service.accepting:
+            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
+            return
         wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(messages.cooldown(wait), ephemeral=True)
             return
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        try:
-            answer = await self.service.answer(question, server_id=interaction.guild_id, document=document or None)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.followup.send(render_notice(reply_for_error(exc, Context.ANSWER)), ephemeral=True)
-            return
-        await interaction.followup.send(embed=render_answer(answer), ephemeral=private)
+        async with self.service.work():  # from here on, a stop waits for this answer to be sent
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            try:
+                answer = await self.service.answer(question, server_id=interaction.guild_id, document=document or None)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                notice = render_notice(reply_for_error(exc, Context.ANSWER))
+                await deliver(lambda: interaction.followup.send(notice, ephemeral=True), what="a notice")
+                return
+            embed = render_answer(answer)
+            await deliver(lambda: interaction.followup.send(embed=embed, ephemeral=private), what="an answer")
 
     @ask.autocomplete("document")
     async def ask_document(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -79,11 +87,18 @@ class AskCog(commands.Cog):
             if self.cooldown.first_warning(message.author.id):
                 await message.reply(render_notice(messages.cooldown(wait)), mention_author=False)
             return
-        server_id = message.guild.id if message.guild is not None else None
-        try:
-            async with message.channel.typing():
-                answer = await self.service.answer(question, server_id=server_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await message.reply(render_notice(reply_for_error(exc, Context.ANSWER)), mention_author=False)
+        if not self.service.accepting:
+            await message.reply(messages.RESTARTING, mention_author=False)
             return
-        await message.reply(embed=render_answer(answer), mention_author=False)
+        server_id = message.guild.id if message.guild is not None else None
+        async with self.service.work():  # from here on, a stop waits for this answer to be sent
+            try:
+                with contextlib.suppress(discord.HTTPException):  # typing is a courtesy; the answer is not
+                    await message.channel.typing()
+                answer = await self.service.answer(question, server_id=server_id)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                notice = render_notice(reply_for_error(exc, Context.ANSWER))
+                await deliver(lambda: message.reply(notice, mention_author=False), what="a notice")
+                return
+            embed = render_answer(answer)
+            await deliver(lambda: message.reply(embed=embed, mention_author=False), what="an answer")

@@ -46,6 +46,9 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.checks.has_permissions(manage_guild=True)
     async def add(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         server_id = interaction.guild_id
+        if not self.service.accepting:
+            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
+            return
         if self.service.is_building(server_id):
             await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
             return
@@ -54,45 +57,50 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             await interaction.response.send_message(render_notice(reply_for_error(exc, Context.ADD)), ephemeral=True)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = ProgressMessage(interaction)
-        try:
-            await progress.show(messages.DOWNLOADING)
-            data = await download_capped(self.session, file.url, self.max_upload_bytes)
-            async with progress:
-                report = await self.service.add_document(
-                    server_id, file.filename, data, added_by=interaction.user.name, progress=progress.update
-                )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await progress.finish(reply_for_error(exc, Context.ADD))
-            return
-        added = report.titles[-1] if report.titles else file.filename
-        log.info("Server %s added a document (%d now).", server_id, len(report.titles))
-        await progress.finish(messages.document_added(added, len(report.titles), report.seconds))
+        async with self.service.work():  # a stop waits for the admin to hear how it ended
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = ProgressMessage(interaction)
+            try:
+                await progress.show(messages.DOWNLOADING)
+                data = await download_capped(self.session, file.url, self.max_upload_bytes)
+                async with progress:
+                    report = await self.service.add_document(
+                        server_id, file.filename, data, added_by=interaction.user.name, progress=progress.update
+                    )
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                await progress.finish(reply_for_error(exc, Context.ADD))
+                return
+            added = report.titles[-1] if report.titles else file.filename
+            log.info("Server %s added a document (%d now).", server_id, len(report.titles))
+            await progress.finish(messages.document_added(added, len(report.titles), report.seconds))
 
     @app_commands.command(name="remove", description="Remove a document from this server's library.")
     @app_commands.describe(document="The document to remove")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         server_id = interaction.guild_id
+        if not self.service.accepting:
+            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
+            return
         if self.service.is_building(server_id):
             await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = ProgressMessage(interaction)
-        try:
-            own = await self.service.own_documents(server_id)
-            title = next((d.title for d in own if d.key == document), None)
-            async with progress:
-                report = await self.service.remove_document(server_id, document, progress=progress.update)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await progress.finish(reply_for_error(exc, Context.BUILD))
-            return
-        title = title or document
-        if report is None:
-            await progress.finish(messages.last_document_removed(title))
-        else:
-            await progress.finish(messages.document_removed(title, len(report.titles)))
+        async with self.service.work():  # a stop waits for the admin to hear how it ended
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = ProgressMessage(interaction)
+            try:
+                own = await self.service.own_documents(server_id)
+                title = next((d.title for d in own if d.key == document), None)
+                async with progress:
+                    report = await self.service.remove_document(server_id, document, progress=progress.update)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                await progress.finish(reply_for_error(exc, Context.BUILD))
+                return
+            title = title or document
+            if report is None:
+                await progress.finish(messages.last_document_removed(title))
+            else:
+                await progress.finish(messages.document_removed(title, len(report.titles)))
 
     @remove.autocomplete("document")
     async def remove_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -45,6 +45,9 @@ class ReindexCog(commands.Cog):
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction, file: discord.Attachment | None = None) -> None:
         server_id = interaction.guild_id
+        if not self.service.accepting:
+            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
+            return
         if self.service.is_building(server_id):
             await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
             return
@@ -56,19 +59,20 @@ class ReindexCog(commands.Cog):
                     render_notice(reply_for_error(exc, Context.BUILD)), ephemeral=True
                 )
                 return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = ProgressMessage(interaction)
-        try:
-            upload = None
-            if file is not None:
-                await progress.show(messages.DOWNLOADING)
-                upload = (file.filename, await download_capped(self.session, file.url, self.max_upload_bytes))
-            async with progress:
-                report = await self.service.reindex(
-                    server_id=server_id, upload=upload, added_by=interaction.user.name, progress=progress.update
-                )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await progress.finish(reply_for_error(exc, Context.BUILD))
-            return
-        log.info("Reindexed server %s: %s", server_id, summary_text(report))
-        await progress.finish(summary_text(report))
+        async with self.service.work():  # a stop waits for the admin to hear how it ended
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = ProgressMessage(interaction)
+            try:
+                upload = None
+                if file is not None:
+                    await progress.show(messages.DOWNLOADING)
+                    upload = (file.filename, await download_capped(self.session, file.url, self.max_upload_bytes))
+                async with progress:
+                    report = await self.service.reindex(
+                        server_id=server_id, upload=upload, added_by=interaction.user.name, progress=progress.update
+                    )
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                await progress.finish(reply_for_error(exc, Context.BUILD))
+                return
+            log.info("Reindexed server %s: %s", server_id, summary_text(report))
+            await progress.finish(summary_text(report))

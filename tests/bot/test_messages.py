@@ -74,3 +74,19 @@ def test_unexpected_errors_are_logged_with_their_traceback(caplog: pytest.LogCap
 )
 def test_one_wording_for_not_answered(titles: tuple[str, ...], text: str) -> None:
     assert messages.not_answered(titles) == text
+
+
+def test_no_reply_names_a_path_of_the_server() -> None:
+    error = IndexMissing("No index has been built in /srv/citebot/index/servers/12 yet.")
+    reply = reply_for_error(error, Context.ANSWER)
+    assert "/srv" not in reply and reply.startswith("Sorry, I can't answer right now: No index has been built in")
+    assert "sentence-transformers/all-MiniLM-L6-v2" in messages.without_paths(
+        "model sentence-transformers/all-MiniLM-L6-v2"
+    )
+
+
+def test_about_shows_a_local_model_by_its_folder_name_only() -> None:
+    from citebot.bot.render import model_name
+
+    assert model_name("/home/alice/models/my-minilm") == "my-minilm"
+    assert model_name("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"

@@ -74,6 +74,7 @@ class FakeDiscord:
         self.chunked_files: set[str] = set()
         self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to give
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 401s (expired tokens) to give
+        self.outage_until: dict[str, float] = {}  # path prefix -> until when (monotonic) writes get 502
         self.identifies = 0
         self.resumes = 0
         self._sockets: list[web.WebSocketResponse] = []
@@ -240,6 +241,9 @@ class FakeDiscord:
                     ).encode(),
                     headers={"Content-Type": JSON, "Via": "1.1 google", "Retry-After": "1"},
                 )
+        for prefix, until in list(self.outage_until.items()):
+            if path.startswith(prefix) and request.method in ("POST", "PATCH") and time.monotonic() < until:
+                return _json({"message": "502: Bad Gateway", "code": 0}, status=502)
         for prefix, count in list(self.fail_next.items()):
             if count and path.startswith(prefix):
                 self.fail_next[prefix] = count - 1

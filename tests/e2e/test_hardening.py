@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +224,84 @@ async def test_an_event_delivered_twice_is_answered_once(server: FakeDiscord, bo
     assert len(replies_to(server, message_id)) == 1
     assert len(server.followups(token)) == 1
     assert len([c for c in server.calls("POST", "/interactions/")]) == 1
+
+
+async def test_a_twenty_second_outage_delays_answers_but_loses_none(server: FakeDiscord, bot: CitebotBot) -> None:
+    until = time.monotonic() + 20
+    server.outage_until = {"/webhooks/": until, "/channels/": until}
+    token = await server.slash("ask", [{"name": "question", "type": 3, "value": "why did relations rupture?"}])
+    message_id = await server.mention("<@4242> who wrote this?")
+    (followup,) = await server.wait_for(lambda: server.followups(token), timeout=60)
+    (reply,) = await server.wait_for(lambda: replies_to(server, message_id), timeout=60)
+    assert time.monotonic() >= until
+    assert RUPTURE in descriptions(followup) and "Matina" in descriptions(reply)
+    assert len(server.followups(token)) == 1 and len(replies_to(server, message_id)) == 1
+
+
+async def test_an_event_the_client_cannot_parse_is_skipped(server: FakeDiscord, bot: CitebotBot) -> None:
+    await server.send_event("INTERACTION_CREATE", {"id": "1", "application_id": str(4242)})  # no type, no token
+    message_id = await server.mention("<@4242> why did relations rupture?")
+    (reply,) = await server.wait_for(lambda: replies_to(server, message_id), timeout=30)
+    assert RUPTURE in descriptions(reply) and server.identifies == 1 and not bot.is_closed()
+
+
+async def test_a_stop_answers_every_acknowledged_question(server: FakeDiscord, bot: CitebotBot) -> None:
+    tokens = [
+        await server.slash(
+            "ask", [{"name": "question", "type": 3, "value": f"why did relations rupture? {i}"}], user_id=600 + i
+        )
+        for i in range(20)
+    ]
+    await server.wait_for(lambda: len(server.calls("POST", "/interactions/")) >= 5)
+    await bot.shutdown()
+    acknowledged = [c for c in server.calls("POST", "/interactions/") if c.body["type"] == 5]
+    refused = [c for c in server.calls("POST", "/interactions/") if c.body["type"] == 4]
+    assert len(acknowledged) + len(refused) == 20 and acknowledged
+    answered = [t for t in tokens if server.followups(t)]
+    assert len(answered) == len(acknowledged)  # every acknowledged question got its answer
+    assert all(c.body["data"]["content"] == "I'm restarting; ask again in a minute." for c in refused)
+
+
+async def test_start_up_failures_end_with_one_clear_line(
+    server: FakeDiscord,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from citebot.bot import client
+
+    monkeypatch.setattr(client, "LOGIN_RETRY_DELAYS", (0.01, 0.01))
+    rejected = FakeDiscord(close_code_on_identify=4004)
+    await rejected.start()
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()  # Discord's address answers, but nothing speaks HTTP there
+
+    unreachable = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    dead_api = f"http://127.0.0.1:{unreachable.sockets[0].getsockname()[1]}/api/v10"
+    unwritable = tmp_path / "a-file"
+    unwritable.write_text("not a folder")
+    cases = [
+        (
+            with_settings(settings, discord_api_base=rejected.api_base, discord_gateway_url=rejected.gateway_url),
+            "Discord rejected the token (4004)",
+        ),
+        (
+            with_settings(settings, discord_api_base=dead_api),
+            f"Discord cannot be reached at {dead_api} (",
+        ),
+        (with_settings(settings, index_dir=unwritable / "index"), "is not writable"),
+    ]
+    try:
+        for case, line in cases:
+            caplog.clear()
+            with caplog.at_level("INFO"):
+                assert await serve(case, guild_ready_timeout=0.05) == EXIT_FAILED
+            errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+            assert len(errors) == 1 and line in errors[0].getMessage(), [r.getMessage() for r in errors]
+            assert all(r.exc_info is None for r in caplog.records if r.levelno >= logging.INFO)
+    finally:
+        await rejected.stop()
+        unreachable.close()
+        await unreachable.wait_closed()

@@ -88,7 +88,9 @@ def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:  # type
 
     engine, runner = child_engine
     engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    big = ("Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))).encode()
+    big = (
+        "Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))
+    ).encode()
     engine.config = EngineConfig(**{**engine.config.__dict__, "build_timeout_seconds": 1.0})
     with pytest.raises(BuildTimedOut):
         engine.add_document(SERVER, "big.txt", big)

@@ -216,7 +216,7 @@ def test_a_full_disk_is_said_as_such_removes_what_it_wrote_and_the_next_build_wo
 def test_a_build_past_its_time_budget_is_stopped_and_changes_nothing(tmp_path: Path) -> None:
     from citebot.index.errors import BuildTimedOut
 
-    engine, _ = built(tmp_path)
+    built(tmp_path)
     slow = Engine(engine_config(tmp_path / "index", build_timeout_seconds=1e-6), embedder=HashingEmbedder())
     page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
     with pytest.raises(BuildTimedOut, match="BUILD_TIMEOUT_SECONDS"):
