@@ -44,7 +44,7 @@ def one_word_paragraphs(size: int, rng: random.Random) -> tuple[str, bytes]:
     words = []
     total = 0
     while total < size:
-        word = rng.choice(WORDS).capitalize()
+        word = f"{rng.choice(WORDS).capitalize()}{len(words)}"  # distinct: repeated lines are dropped as furniture
         words.append(word)
         total += len(word) + 2
     return "paragraphs.txt", ("Harbour Report\n\n" + "\n\n".join(words)).encode()
