@@ -1,4 +1,4 @@
-"""Build progress shown in a deferred interaction reply, for /reindex and /docs alike."""
+"""What /reindex and /docs share: refusing a build that cannot start, and its progress in the reply."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ import discord
 
 from . import messages
 from .render import render_notice
+from .service import AnswerService
 
 log = logging.getLogger(__name__)
 
 STAGE_TEXT = {"parsing": messages.PARSING, "writing": messages.WRITING}
+
+
+async def refuse_if_busy(interaction: discord.Interaction, service: AnswerService) -> bool:
+    """Answer at once, and True, when no build can start for this server now (stopping, or one running)."""
+    if not service.accepting:
+        await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
+        return True
+    if service.is_building(interaction.guild_id):
+        await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
+        return True
+    return False
 
 
 def progress_text(stage: str, done: int, total: int) -> str:

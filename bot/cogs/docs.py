@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from .. import messages
 from ..messages import Context, reply_for_error
-from ..progress import ProgressMessage
+from ..progress import ProgressMessage, refuse_if_busy
 from ..render import render_document_list, render_notice
 from ..service import AnswerService
 from ..uploads import check_declared, download_capped
@@ -46,11 +46,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.checks.has_permissions(manage_guild=True)
     async def add(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         server_id = interaction.guild_id
-        if not self.service.accepting:
-            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
-            return
-        if self.service.is_building(server_id):
-            await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
+        if await refuse_if_busy(interaction, self.service):
             return
         try:
             check_declared(file.filename, file.size, self.max_upload_bytes)
@@ -79,11 +75,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         server_id = interaction.guild_id
-        if not self.service.accepting:
-            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
-            return
-        if self.service.is_building(server_id):
-            await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
+        if await refuse_if_busy(interaction, self.service):
             return
         async with self.service.work():  # a stop waits for the admin to hear how it ended
             await interaction.response.defer(ephemeral=True, thinking=True)

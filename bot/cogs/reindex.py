@@ -13,7 +13,7 @@ from citebot.index.build import BuildReport
 
 from .. import messages
 from ..messages import Context, reply_for_error
-from ..progress import ProgressMessage
+from ..progress import ProgressMessage, refuse_if_busy
 from ..render import render_notice
 from ..service import AnswerService
 from ..uploads import check_declared, download_capped
@@ -45,11 +45,7 @@ class ReindexCog(commands.Cog):
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction, file: discord.Attachment | None = None) -> None:
         server_id = interaction.guild_id
-        if not self.service.accepting:
-            await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
-            return
-        if self.service.is_building(server_id):
-            await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
+        if await refuse_if_busy(interaction, self.service):
             return
         if file is not None:
             try:
