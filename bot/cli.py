@@ -108,8 +108,20 @@ def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> di
 
 def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
-    paths = [Path(p) for p in args.paths] or None
-    report = engine.build_from_paths(paths, progress=_progress_bar(), server_id=args.server, added_by="terminal")
+    from citebot.index.fetch import fetch, is_url
+
+    if any(is_url(p) for p in args.paths):
+        uploads: list[tuple[str, bytes, str | None]] = []
+        for source in args.paths:
+            if is_url(source):
+                fetched = fetch(source, engine.fetch_policy())
+                uploads.append((fetched.name, fetched.data, source))
+            else:
+                uploads.append((Path(source).name, engine.builder.read_capped(Path(source)), None))
+        report = engine.replace_with(args.server, uploads, added_by="terminal", progress=_progress_bar())
+    else:
+        paths = [Path(p) for p in args.paths] or None
+        report = engine.build_from_paths(paths, progress=_progress_bar(), server_id=args.server, added_by="terminal")
     counts = report.manifest.counts
     out.write(
         f"Indexed “{report.title}”: {counts['body_paragraphs']} paragraphs, {counts['sentences']} sentences, "
@@ -134,13 +146,58 @@ def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_docs_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from citebot.index.fetch import is_url
+
     engine = _engine(settings)
     for name in args.paths:
-        path = Path(name)
-        report = engine.add_document(
-            args.server, path.name, engine.builder.read_capped(path), added_by="terminal", progress=_progress_bar()
-        )
+        if is_url(name):
+            report = engine.add_url(args.server, name, added_by="terminal", progress=_progress_bar())
+        else:
+            path = Path(name)
+            data = engine.builder.read_capped(path)
+            report = engine.add_document(args.server, path.name, data, added_by="terminal", progress=_progress_bar())
         out.write(messages.document_added(report.titles[-1], len(report.titles), report.seconds) + "\n")
+    return 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """What the bot would index from each file or URL: title, author, date, numbered paragraphs."""
+    from citebot.index.documents import BODY
+    from citebot.index.fetch import FetchPolicy, fetch, is_url
+    from citebot.index.ingest import load_document
+
+    policy = FetchPolicy(max_bytes=settings.max_upload_bytes, allow_private=settings.allow_private_urls)
+    for source in args.sources:
+        if is_url(source):
+            fetched = fetch(source, policy)
+            name, data = fetched.name, fetched.data
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise CitebotError(f"{source} is not a file or an http(s) URL.")
+            name, data = path.name, path.read_bytes()
+        document = load_document(name, data, split=False)
+        meta = document.meta
+        body = [p.text for p in document.paragraphs if p.part == BODY]
+        if args.json:
+            row = {
+                "source": source,
+                "title": meta.title,
+                "author": meta.author,
+                "date": meta.date,
+                "paragraphs": body,
+                "dropped": len(document.dropped_lines),
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            continue
+        out.write(
+            strip_controls(
+                f"{source}\n  title:  {meta.title}\n  author: {meta.author or '—'}\n"
+                f"  date:   {meta.date or '—'}\n  dropped {len(document.dropped_lines)} lines\n"
+            )
+        )
+        for number, text in enumerate(body, start=1):
+            out.write(strip_controls(f"  ¶{number}  {text}") + "\n")
     return 0
 
 
@@ -247,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs_sub = docs.add_subparsers(dest="docs_command", required=True)
     for name, handler, helptext in (
         ("list", cmd_docs_list, "the documents of a library, with their keys"),
-        ("add", cmd_docs_add, "add documents (only the new ones are embedded)"),
+        ("add", cmd_docs_add, "add documents, files or http(s) URLs (only the new ones are embedded)"),
         ("remove", cmd_docs_remove, "remove one document by its key (from `docs list`)"),
     ):
         command = docs_sub.add_parser(name, help=helptext)
@@ -259,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--json", action="store_true")
         command.set_defaults(handler=handler)
+
+    ingest = sub.add_parser("ingest", help="show what would be indexed from files or URLs")
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="a file, or an http(s) URL")
+    ingest.add_argument("--json", action="store_true", help="one JSON object per source per line")
+    ingest.set_defaults(handler=cmd_ingest)
 
     ev = sub.add_parser("eval", help="score the engine on a JSONL question set")
     ev.add_argument("file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from enum import Enum
+from urllib.parse import quote
 
 from citebot.index.answer import Citation
 from citebot.index.errors import BuildCancelled, CitebotError, DocumentRejected, QuestionRejected
@@ -44,6 +45,25 @@ def citation_label(citation: Citation, *, with_document: bool) -> str:
     if with_document and citation.document:
         return f"{short_title(citation.document)}, {citation.label}"
     return citation.label
+
+
+_FRAGMENT_WHOLE = 120  # quote a sentence up to this long whole in the link; longer: its first and last words
+
+
+def quote_link(url: str, sentence: str) -> str:
+    """A link that opens `url` scrolled to `sentence`, highlighted (a text fragment, #:~:text=)."""
+    words = sentence.split()
+    if len(sentence) <= _FRAGMENT_WHOLE or len(words) < 12:
+        fragment = _fragment_part(sentence)
+    else:
+        fragment = _fragment_part(" ".join(words[:6])) + "," + _fragment_part(" ".join(words[-6:]))
+    page = quote(url.split("#", 1)[0], safe=":/?&=%+@;~.,!*'")
+    return f"{page}#:~:text={fragment}"
+
+
+def _fragment_part(text: str) -> str:
+    # The spec reserves "-", "," and "&" in a fragment: percent-encoded like everything but letters.
+    return quote(text, safe="").replace("-", "%2D")
 
 
 # ---- answers ------------------------------------------------------------------------------
@@ -86,6 +106,8 @@ def input_does_not_fit(detail: str) -> str:
 
 # ---- builds (/reindex, /docs add, /docs remove) ------------------------------------------------
 DOWNLOADING = "Downloading the document…"
+FETCHING = "Fetching the page…"
+FILE_OR_URL = "Give either a file or a url (one of the two)."
 PARSING = "Reading and cleaning the document…"
 WRITING = "Writing the new index…"
 WORKING = "Working…"
@@ -109,10 +131,15 @@ def not_added(reason: str) -> str:
     return f"Not added: {reason} This server's library is unchanged."
 
 
-def reindexed(titles: tuple[str, ...], paragraphs: int, sentences: int, seconds: float) -> str:
+def reindexed(
+    titles: tuple[str, ...], paragraphs: int, sentences: int, seconds: float, changed: tuple[str, ...] = ()
+) -> str:
     what = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} documents"
+    pages = ""
+    if changed:
+        pages = f" Pages fetched again that changed: {', '.join(changed)}."
     return (
-        f"Reindexed {what}: {paragraphs} paragraphs, {sentences} sentences, in {seconds:.1f} s. "
+        f"Reindexed {what}: {paragraphs} paragraphs, {sentences} sentences, in {seconds:.1f} s.{pages} "
         "New questions use it now."
     )
 

@@ -10,13 +10,13 @@ from pathlib import PurePath
 
 import discord
 
-from citebot.index.answer import Answer
+from citebot.index.answer import Answer, Citation
 from citebot.index.documents import DocumentMeta
 from citebot.index.formats import strip_controls
 from citebot.index.library import DocumentSummary, LibrarySummary
 
 from . import messages
-from .messages import citation_label, short_title, trim
+from .messages import citation_label, quote_link, short_title, trim
 
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -61,9 +61,7 @@ def render_answer(answer: Answer) -> discord.Embed:
     if answer.abstained:
         return render_abstention(answer)
     several = len({c.document for c in answer.citations}) > 1 or answer.source is None
-    quotes = [
-        f"> {safe_text(c.text)}\n> — *{safe_text(citation_label(c, with_document=several))}*" for c in answer.citations
-    ]
+    quotes = [f"> {safe_text(c.text)}\n> — *{_linked_label(c, several)}*" for c in answer.citations]
     description = _fit_quotes(quotes, DESCRIPTION_LIMIT)
     embed = discord.Embed(description=description, colour=ANSWER_COLOUR)
     if answer.source is not None:
@@ -82,6 +80,14 @@ def render_abstention(answer: Answer) -> discord.Embed:
     embed = discord.Embed(description=trim(description, DESCRIPTION_LIMIT), colour=ABSTAIN_COLOUR)
     embed.set_author(name=trim("Q: " + defuse_mentions(answer.question), TITLE_LIMIT))
     return embed
+
+
+def _linked_label(citation: Citation, several: bool) -> str:
+    """The citation's label; for a web page, a link that opens the page at the quoted sentence."""
+    label = safe_text(citation_label(citation, with_document=several))
+    if not citation.url:
+        return label
+    return f"[{label}]({quote_link(citation.url, citation.text)})"
 
 
 def _searched(answer: Answer) -> tuple[str, ...]:
@@ -149,7 +155,7 @@ def render_document_list(summary: LibrarySummary) -> discord.Embed:
             safe_text(d.author) if d.author else None,
             safe_text(d.date) if d.date else None,
             d.paragraphs,
-            safe_text(d.name),
+            d.url or safe_text(d.name),
             safe_text(d.added_by) if d.added_by else None,
             d.added_at,
         )

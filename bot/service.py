@@ -157,6 +157,14 @@ class AnswerService:
             lambda report: self.engine.add_document(server_id, name, data, added_by=added_by, progress=report),
         )
 
+    async def add_url(
+        self, server_id: int | None, url: str, *, added_by: str | None, progress: BuildProgress
+    ) -> BuildReport:
+        """Fetch an article and add it; the fetch runs on the build thread, within the build's turn."""
+        return await self._build(
+            server_id, progress, lambda report: self.engine.add_url(server_id, url, added_by=added_by, progress=report)
+        )
+
     async def remove_document(
         self, server_id: int | None, document: str, *, progress: BuildProgress
     ) -> BuildReport | None:

@@ -103,6 +103,12 @@ class Settings:
         "on SIGTERM or Ctrl-C, how long questions in flight get to be answered before the bot exits",
         section="Discord",
     )
+    allow_private_urls: bool = setting(
+        False,
+        "let `/docs add url:` fetch private, loopback and link-local addresses (a self-hoster's LAN); "
+        "cloud metadata addresses stay refused",
+        section="Libraries",
+    )
     build_timeout_seconds: float = setting(
         600.0,
         "time budget of one build; past it the build is stopped and the library stays as it was",
@@ -227,6 +233,7 @@ class Settings:
             max_library_bytes=self.max_library_bytes,
             max_loaded_libraries=self.max_loaded_libraries,
             build_timeout_seconds=self.build_timeout_seconds,
+            allow_private_urls=self.allow_private_urls,
         )
 
     def apply_model_environment(self) -> None:

@@ -36,6 +36,7 @@ class Citation:
     text: str
     score: float
     document: str = ""  # the title of the document it is quoted from
+    url: str | None = None  # the page that document was fetched from, if it was
 
     @property
     def label(self) -> str:
@@ -49,6 +50,7 @@ class Citation:
             "text": self.text,
             "score": round(self.score, 4),
             "document": self.document,
+            "url": self.url,
         }
 
 
@@ -223,7 +225,7 @@ def _answer_from(
     evidence: Evidence | None = None,
 ) -> Answer:
     citations = tuple(
-        Citation(n, s.paragraph, s.part, s.text, float(score), document.meta.title)
+        Citation(n, s.paragraph, s.part, s.text, float(score), document.meta.title, document.meta.url)
         for n, (s, document, score) in enumerate(picked, start=1)
     )
     text = " ".join(c.text for c in citations)

@@ -65,10 +65,19 @@ class SourceFile:
     # The document as ingest read it when it was kept (its sentences not split yet), so a build
     # does not parse it twice.
     parsed: Document | None = field(default=None, compare=False, repr=False)
+    url: str | None = None
 
     @classmethod
     def from_record(cls, record: SourceRecord) -> SourceFile:
-        return cls(Path(record.path), record.name, record.origin, record.added_by, record.added_at, record.sha256)
+        return cls(
+            Path(record.path),
+            record.name,
+            record.origin,
+            record.added_by,
+            record.added_at,
+            record.sha256,
+            url=record.url,
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class BuildReport:
     seconds: float
     stored: StoredIndex
     embedded_sentences: int  # embedded by this build; the rest came from the embedding cache
+    changed: tuple[str, ...] = ()  # URL sources whose page changed since the last build
 
     @property
     def title(self) -> str:
@@ -153,6 +163,7 @@ class IndexBuilder:
                         str(source.path.resolve()),
                         source.added_by,
                         source.added_at,
+                        source.url,
                     )
                 )
                 hit = in_memory.get(digest) or cache.get(digest)
@@ -165,7 +176,13 @@ class IndexBuilder:
             embedded = self._split_and_embed(fresh, report)
             for number, pair in embedded.items():
                 cache.put(records[number].sha256, *pair)
-            documents, matrix = _join(len(sources), {**cached, **embedded})
+            parts = {**cached, **embedded}
+            for number, source in enumerate(sources):  # the same text may come from another page
+                document, vectors = parts[number]
+                if document.meta.url != source.url:
+                    meta = dataclasses.replace(document.meta, url=source.url)
+                    parts[number] = (dataclasses.replace(document, meta=meta), vectors)
+            documents, matrix = _join(len(sources), parts)
             if not documents or matrix.shape[0] == 0:
                 raise DocumentRejected("No article text is left after removing page furniture.")
             report("writing", 0, 1)

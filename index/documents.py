@@ -51,6 +51,7 @@ class DocumentMeta:
     author: str | None = None
     date: str | None = None
     source_name: str = ""
+    url: str | None = None  # the page it was fetched from, for links to the quote
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,7 @@ from .errors import (
     QuestionRejected,
     UnknownDocument,
 )
+from .fetch import FetchPolicy, fetch
 from .ingest import load_document
 from .library import (
     DEFAULT_KEY,
@@ -82,6 +83,7 @@ class EngineConfig:
     max_documents_per_library: int = 25
     max_library_bytes: int = 10_000_000
     max_loaded_libraries: int = 100
+    allow_private_urls: bool = False
     build_timeout_seconds: float = 600.0
 
     @property
@@ -361,8 +363,21 @@ class Engine:
         if key == DEFAULT_KEY and self._same_as_configured(paths):
             return self._build(key, [SourceFile(p, p.name, "configured") for p in paths], progress, on_step)
         # Other paths are copied in, so the index never depends on files that may move.
-        uploads = [(p.name, self.builder.read_capped(p)) for p in paths]
-        sources = [self._keep(key, name, data, added_by) for name, data in uploads]
+        uploads: list[tuple[str, bytes, str | None]] = [(p.name, self.builder.read_capped(p), None) for p in paths]
+        return self.replace_with(server_id, uploads, added_by=added_by, progress=progress, on_step=on_step)
+
+    def replace_with(
+        self,
+        server_id: int | None,
+        uploads: list[tuple[str, bytes, str | None]],
+        *,
+        added_by: str | None = None,
+        progress: BuildProgress | None = None,
+        on_step: WriteStep | None = None,
+    ) -> BuildReport:
+        """Replace a library by these documents: (file name, bytes, the URL they came from or None)."""
+        key = library_key(server_id)
+        sources = [self._keep(key, name, data, added_by, url=url) for name, data, url in uploads]
         self._check_limits(sources)
         return self._build(key, sources, progress, on_step)
 
@@ -388,6 +403,7 @@ class Engine:
         *,
         added_by: str | None = None,
         progress: BuildProgress | None = None,
+        url: str | None = None,
     ) -> BuildReport:
         """Add one document to a server's library; only the new document is embedded."""
         key = library_key(server_id)
@@ -395,9 +411,19 @@ class Engine:
         digest = sha256_bytes(data)
         if any(s.sha256 == digest for s in current):
             raise DocumentRejected(f"“{name}” is already in this library.")
-        added = self._keep(key, name, data, added_by)
+        added = self._keep(key, name, data, added_by, url=url)
         self._check_limits([*current, added])
         return self._build(key, [*current, added], progress)
+
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(max_bytes=self.config.max_document_bytes, allow_private=self.config.allow_private_urls)
+
+    def add_url(
+        self, server_id: int | None, url: str, *, added_by: str | None = None, progress: BuildProgress | None = None
+    ) -> BuildReport:
+        """Fetch an article by URL (under the safety rules of index/fetch.py) and add it like a file."""
+        fetched = fetch(url, self.fetch_policy())
+        return self.add_document(server_id, fetched.name, fetched.data, added_by=added_by, progress=progress, url=url)
 
     def remove_document(
         self, server_id: int | None, document_key: str, *, progress: BuildProgress | None = None
@@ -423,7 +449,32 @@ class Engine:
         sources = self._sources(key)
         if not sources:
             raise UnknownDocument("This server has no documents of its own; it answers from the default library.")
-        return self._build(key, sources, progress)
+        refreshed, changed = self._refetch(key, sources)
+        report = self._build(key, refreshed, progress)
+        return dataclasses.replace(report, changed=tuple(changed))
+
+    def _refetch(self, key: str, sources: list[SourceFile]) -> tuple[list[SourceFile], list[str]]:
+        """Fetch URL sources again; those whose page changed are kept anew. A page that cannot be
+        fetched now keeps its last copy."""
+        out: list[SourceFile] = []
+        changed: list[str] = []
+        for source in sources:
+            if not source.url:
+                out.append(source)
+                continue
+            try:
+                fetched = fetch(source.url, self.fetch_policy())
+            except DocumentRejected as exc:
+                log.warning("Kept the last copy of %s: %s", source.url, exc)
+                out.append(source)
+                continue
+            if sha256_bytes(fetched.data) == source.sha256:
+                out.append(source)
+                continue
+            kept = self._keep(key, fetched.name, fetched.data, source.added_by, url=source.url)
+            out.append(dataclasses.replace(kept, added_at=source.added_at))
+            changed.append(source.url)
+        return out, changed
 
     def delete_library(self, server_id: int | None) -> bool:
         """Delete a server's library from disk and memory; the server answers from the default again."""
@@ -448,7 +499,7 @@ class Engine:
             return []
         return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and p.is_dir())
 
-    def _keep(self, key: str, name: str, data: bytes, added_by: str | None) -> SourceFile:
+    def _keep(self, key: str, name: str, data: bytes, added_by: str | None, *, url: str | None = None) -> SourceFile:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
         parsed = load_document(name, data, split=False)  # refuse a bad file before anything is written
@@ -466,6 +517,7 @@ class Engine:
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             sha256_bytes(data),
             parsed,
+            url,
         )
 
     def _check_limits(self, sources: list[SourceFile]) -> None:

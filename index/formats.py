@@ -5,9 +5,10 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePath
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .errors import DocumentRejected
 
@@ -221,13 +222,58 @@ def declared_charset(data: bytes) -> str | None:
         return None
 
 
-def to_plain_text(name: str, data: bytes) -> tuple[str, str | None]:
-    """Decode a file and strip its markup; returns the text and a title the markup declared."""
+@dataclass(frozen=True)
+class PlainText:
+    """A file's text with its markup gone, and what the markup declared about it."""
+
+    text: str
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None
+
+
+def to_plain_text(name: str, data: bytes) -> PlainText:
+    """Decode a file and strip its markup: for HTML, the article as trafilatura extracts it."""
     html_name = PurePath(name).suffix.lower() in (".html", ".htm")
     declared = declared_charset(data) if html_name or b"<html" in data[:2048].lower() else None
     text = decode_text(data, declared)
     if looks_like_html(name, text):
-        return html_to_text(text)
+        return html_article(text)
     if PurePath(name).suffix.lower() in (".md", ".markdown"):
-        return markdown_to_text(text), None
-    return text, None
+        return PlainText(markdown_to_text(text))
+    return PlainText(text)
+
+
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_MIN_ARTICLE_WORDS = 40
+_SCRIPT_SHELL_WORDS = 15  # a page with scripts and fewer visible words is an app shell, not an article
+
+
+def html_article(html: str) -> PlainText:
+    """The main text of a page, one paragraph a line, with its title, author and date.
+
+    trafilatura finds the article among menus, teasers, comments and footers, and reads the
+    metadata from meta tags, structured data and <time>. A small page it declines is read whole;
+    a page that is only scripts (its text written by JavaScript) is refused.
+    """
+    import trafilatura
+
+    extracted: Any = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=False, output_format="python"
+    )
+    fallback_text, fallback_title = html_to_text(html)
+    text = normalise_text(extracted.text) if extracted is not None and extracted.text else ""
+    if len(text.split()) < _MIN_ARTICLE_WORDS:
+        text = fallback_text  # short pages: everything visible (furniture rules still apply)
+    if len(text.split()) < _SCRIPT_SHELL_WORDS and _SCRIPT.search(html):
+        raise DocumentRejected(
+            "This page has no article text to read: it is built by scripts (or hidden behind a paywall or "
+            "login), so citebot would only index its menus."
+        )
+    title = author = date = None
+    if extracted is not None:
+        title = normalise_text(extracted.title) if extracted.title else None
+        author = normalise_text(extracted.author) if extracted.author else None
+        date = extracted.date or None
+    paragraphs = "\n\n".join(line.strip() for line in text.split("\n") if line.strip())
+    return PlainText(paragraphs, title or fallback_title, author, date)

@@ -37,7 +37,7 @@ _WRAP_MIN_CHARS = 50
 MAX_UNIT_CHARS = 600
 # Raise whenever ingest or sentence splitting changes what a source turns into: cached
 # embeddings of a source (index/build.py) are keyed by it.
-INGEST_VERSION = 2
+INGEST_VERSION = 3
 
 
 @dataclass
@@ -54,7 +54,13 @@ class _RawParagraph:
 
 
 def parse_document(
-    text: str, source_name: str = "", declared_title: str | None = None, *, split: bool = True
+    text: str,
+    source_name: str = "",
+    declared_title: str | None = None,
+    *,
+    split: bool = True,
+    declared_author: str | None = None,
+    declared_date: str | None = None,
 ) -> Document:
     """Clean a page's text into a Document, or raise DocumentRejected when no article is left.
 
@@ -77,8 +83,8 @@ def parse_document(
         raise DocumentRejected("No article text is left after removing page furniture.")
 
     bylines = (_BYLINE.match(p.text) for p in paragraphs if p.part == "byline")
-    author = next((m.group("names") for m in bylines if m), None)
-    date = next((_date_of(p.text) for p in paragraphs if p.part == "dateline"), None)
+    author = next((m.group("names") for m in bylines if m), None) or declared_author
+    date = next((_date_of(p.text) for p in paragraphs if p.part == "dateline"), None) or declared_date
     sentences = [s for i, p in enumerate(paragraphs) for s in split_paragraph(p, i)] if split else []
     sentences = [replace(s, id=n) for n, s in enumerate(sentences)]
     meta = DocumentMeta(title=title, author=author, date=date, source_name=source_name)
@@ -87,8 +93,15 @@ def parse_document(
 
 def load_document(name: str, data: bytes, *, split: bool = True) -> Document:
     """Decode, strip markup and clean one file's bytes."""
-    text, declared_title = to_plain_text(name, data)
-    return parse_document(text, source_name=PurePath(name).name, declared_title=declared_title, split=split)
+    plain = to_plain_text(name, data)
+    return parse_document(
+        plain.text,
+        source_name=PurePath(name).name,
+        declared_title=plain.title,
+        split=split,
+        declared_author=plain.author,
+        declared_date=plain.date,
+    )
 
 
 def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:

@@ -59,6 +59,7 @@ class DocumentSummary:
     origin: str
     added_by: str | None
     added_at: str | None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _document_summary(document: Document, record: SourceRecord | None) -> Docume
         origin=record.origin if record else "configured",
         added_by=record.added_by if record else None,
         added_at=record.added_at if record else None,
+        url=record.url if record else None,
     )
 
 

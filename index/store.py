@@ -49,6 +49,7 @@ class SourceRecord:
     path: str
     added_by: str | None = None  # who added it, as shown to the server's members
     added_at: str | None = None  # UTC, ISO 8601
+    url: str | None = None  # fetched from this URL; /reindex fetches it again
 
     @property
     def key(self) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from citebot.bot.settings import PACKAGE_CORPUS
 from citebot.index.engine import Engine, EngineConfig
 
 from .fakes import HashingEmbedder
+from .web_site import serving
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = PACKAGE_CORPUS
@@ -30,6 +32,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def engine_config(index_dir: Path, *corpus: Path, **overrides) -> EngineConfig:  # type: ignore[no-untyped-def]
     model = overrides.pop("model", "test/hashing-embedder")
     return EngineConfig(index_dir=index_dir, corpus_paths=tuple(corpus) or (ARTICLE,), model=model, **overrides)
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    """A small web site on 127.0.0.1 (tests/web_site.py) for the URL tests."""
+    with serving() as base:
+        yield base
 
 
 @pytest.fixture

@@ -42,12 +42,21 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         await interaction.followup.send(embed=render_document_list(summary), ephemeral=True)
 
     @app_commands.command(name="add", description="Add a document to this server's library.")
-    @app_commands.describe(file="A .txt, .md or .html document")
+    @app_commands.describe(file="A .txt, .md or .html document", url="Or the link to an article (http or https)")
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def add(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+    async def add(
+        self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
+    ) -> None:
         server_id = interaction.guild_id
         if await refuse_if_busy(interaction, self.service):
             return
+        if (file is None) == (url is None):
+            await interaction.response.send_message(messages.FILE_OR_URL, ephemeral=True)
+            return
+        if url is not None:
+            await self._add_url(interaction, url.strip())
+            return
+        assert file is not None
         try:
             check_declared(file.filename, file.size, self.max_upload_bytes)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
@@ -68,6 +77,23 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
                 return
             added = report.titles[-1] if report.titles else file.filename
             log.info("Server %s added a document (%d now).", server_id, len(report.titles))
+            await progress.finish(messages.document_added(added, len(report.titles), report.seconds))
+
+    async def _add_url(self, interaction: discord.Interaction, url: str) -> None:
+        server_id = interaction.guild_id
+        async with self.service.work():  # a stop waits for the admin to hear how it ended
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = ProgressMessage(interaction)
+            try:
+                await progress.show(messages.FETCHING)
+                async with progress:
+                    report = await self.service.add_url(
+                        server_id, url, added_by=interaction.user.name, progress=progress.update
+                    )
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+                await progress.finish(reply_for_error(exc, Context.ADD))
+                return
+            added = report.titles[-1] if report.titles else url
             await progress.finish(messages.document_added(added, len(report.titles), report.seconds))
 
     @app_commands.command(name="remove", description="Remove a document from this server's library.")

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def summary_text(report: BuildReport) -> str:
     counts = report.manifest.counts
     return messages.reindexed(
-        report.titles, counts.get("body_paragraphs", 0), counts.get("sentences", 0), report.seconds
+        report.titles, counts.get("body_paragraphs", 0), counts.get("sentences", 0), report.seconds, report.changed
     )
 
 

@@ -124,3 +124,17 @@ def test_docs_commands_manage_a_server_library_and_leave_the_default_alone(cli_e
     assert code == 0 and "questions here use the default library again" in text
     code, text = run_cli("docs", "remove", "--server", "5", document["key"])
     assert code == 1
+
+
+def test_ingest_shows_what_would_be_indexed_from_a_file_and_a_url(
+    cli_env: Path, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    code, text = run_cli("ingest", "--json", str(DATA / "second_page.txt"), f"{site}/news")
+    assert code == 0
+    from_file, from_url = (json.loads(line) for line in text.splitlines())
+    assert from_file["title"].startswith("Harbour Town") and from_file["dropped"] > 0
+    assert from_url["source"] == f"{site}/news" and from_url["author"] == "Lars Holm"
+    assert from_url["date"] == "2025-03-03" and any("nine votes to four" in p for p in from_url["paragraphs"])
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "false")
+    assert run_cli("ingest", f"{site}/news")[0] == 1

@@ -115,3 +115,13 @@ def test_command_mentions_timestamps_masked_links_and_controls_render_as_plain_t
     assert "</ban:" not in text and "<t:1700000000" not in text and "<id:customize" not in text
     assert "\\[the docs](" in text  # a masked link needs its bracket: escaped, it shows as text
     assert "\x1b" not in embed.author.name and "\u202e" not in embed.author.name and "red" in embed.author.name
+
+
+def test_a_citation_from_a_web_page_links_to_the_quoted_sentence() -> None:
+    from citebot.bot.messages import quote_link
+
+    citation = Citation(1, 2, "body", "The vote passed, nine-to-four.", 0.9, "Harbour", "https://ex.org/a(b)?q=1#x")
+    embed = render_answer(Answer("q?", "", False, (citation,), META, 1.0))
+    link = quote_link("https://ex.org/a(b)?q=1#x", "The vote passed, nine-to-four.")
+    assert link == "https://ex.org/a%28b%29?q=1#:~:text=The%20vote%20passed%2C%20nine%2Dto%2Dfour."
+    assert f"*[¶2]({link})*" in embed.description

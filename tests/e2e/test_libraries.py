@@ -183,3 +183,36 @@ async def test_a_library_is_deleted_when_the_bot_leaves_its_server(
                 break
             await asyncio.sleep(0.05)
         assert not library.exists() and not bot.service.engine.has_own_library(GUILD_B)
+
+
+async def test_an_article_added_by_url_is_quoted_with_a_link_to_the_sentence(
+    server: FakeDiscord, settings: Settings, make_engine, site: str
+) -> None:  # type: ignore[no-untyped-def]
+    from ..web_site import LIVE, NEWS
+
+    LIVE[0] = NEWS.replace(b"nine votes to four", b"ten votes to three")
+    lan = with_settings(settings, allow_private_urls=True)
+    async with running_bot(lan, make_engine(lan)):
+        options = [{"name": "url", "type": 3, "value": f"{site}/live"}]
+        token = await server.slash("docs add", options, permissions=MANAGE_GUILD, guild_id=GUILD_B)
+        assert "Added “Harbour Town Votes to Lease Its Docks”" in await result_of(server, token, "Added", "Not added")
+        assert f"{site}/live" in await listing(server, GUILD_B)
+        answer = descriptions(await ask(server, "how many votes did the lease pass by?", guild_id=GUILD_B))
+        assert "ten votes to three" in answer
+        assert f"]({site}/live#:~:text=" in answer  # the citation opens the page at the quoted sentence
+        LIVE[0] = NEWS  # the page changes; /reindex fetches it again
+        token = await server.slash("reindex", [], permissions=MANAGE_GUILD, guild_id=GUILD_B)
+        result = await result_of(server, token, "Reindexed", "Not reindexed")
+        assert "Pages fetched again that changed:" in result and f"{site}/live" in result
+        answer = descriptions(await ask(server, "how many votes did the lease pass by?", guild_id=GUILD_B))
+        assert "nine votes to four" in answer
+        refused = [{"name": "url", "type": 3, "value": f"{site}/to-metadata"}]
+        token = await server.slash("docs add", refused, permissions=MANAGE_GUILD, guild_id=GUILD_B)
+        text = await result_of(server, token, "Added", "Not added")
+        assert "Not added:" in text and "cloud metadata address" in text
+    safe = with_settings(settings)  # ALLOW_PRIVATE_URLS off: the loopback site is refused
+    async with running_bot(safe, make_engine(safe)):
+        options = [{"name": "url", "type": 3, "value": f"{site}/news"}]
+        token = await server.slash("docs add", options, permissions=MANAGE_GUILD, guild_id=GUILD_ID)
+        text = await result_of(server, token, "Added", "Not added")
+        assert "private or local address (127.0.0.1); refused" in text
