@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -249,6 +250,37 @@ _MIN_ARTICLE_WORDS = 40
 _SCRIPT_SHELL_WORDS = 15  # a page with scripts and fewer visible words is an app shell, not an article
 
 
+_JSON_LD = re.compile(r"<script[^>]+application/ld\+json[^>]*>(.*?)</script>", re.IGNORECASE | re.DOTALL)
+
+
+def structured_data(html: str) -> dict[str, str]:
+    """Title, author and date from a page's JSON-LD (schema.org Article and its kinds), if it has some."""
+    found: dict[str, str] = {}
+    for block in _JSON_LD.findall(html)[:5]:
+        try:
+            data = json.loads(block)
+        except ValueError:
+            continue
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item, dict):
+                continue
+            author = item.get("author")
+            if isinstance(author, list) and author:
+                author = author[0]
+            if isinstance(author, dict):
+                author = author.get("name")
+            for key, value in (
+                ("title", item.get("headline")),
+                ("author", author),
+                ("date", item.get("datePublished")),
+            ):
+                if isinstance(value, str) and value.strip() and key not in found:
+                    found[key] = normalise_text(value.strip())[:300]
+    if "date" in found:
+        found["date"] = found["date"][:10]
+    return found
+
+
 def html_article(html: str) -> PlainText:
     """The main text of a page, one paragraph a line, with its title, author and date.
 
@@ -275,5 +307,9 @@ def html_article(html: str) -> PlainText:
         title = normalise_text(extracted.title) if extracted.title else None
         author = normalise_text(extracted.author) if extracted.author else None
         date = extracted.date or None
+    structured = structured_data(html)  # JSON-LD: where trafilatura left a field empty
+    title = title or structured.get("title")
+    author = author or structured.get("author")
+    date = date or structured.get("date")
     paragraphs = "\n\n".join(line.strip() for line in text.split("\n") if line.strip())
     return PlainText(paragraphs, title or fallback_title, author, date)

@@ -28,7 +28,10 @@ _DATELINE = re.compile(
     r"([,\s]+(at\s+)?\d{1,2}(:\d{2})?\s*([ap]\.?m\.?)?(\s+[A-Z]{2,4})?)?\.?$",
     re.IGNORECASE,
 )
-_BYLINE = re.compile(r"^By\s+(?P<names>[A-Z][\w.'’-]+(?:[\s,]+(?:and\s+)?[A-Z][\w.'’-]+){0,8})$")
+_BYLINE = re.compile(
+    r"^By\s+(?P<names>[A-Z][\w.'’-]+(?:[\s,]+(?:and\s+)?[A-Z][\w.'’-]+){0,8})"
+    r"(?:\s*[,|·]\s*(?:(?:published|updated|posted)\s+)?(?P<date>\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4}))?$"
+)
 _TERMINAL = (".", "!", "?", ":", ";", '"', "'", "”", "’", ")", "]")
 _TITLE_MAX_WORDS = 25
 _HEADER_SCAN = 12
@@ -204,7 +207,8 @@ def _label_parts(raw: list[_RawParagraph], source_name: str, declared_title: str
     if declared_title and declared_title.strip() in texts[:3]:
         title_index: int | None = texts.index(declared_title.strip())
     else:
-        title_index = 0 if title_is_first else None
+        # A title the page declared (HTML metadata) wins over guessing that the first line is one.
+        title_index = 0 if title_is_first and not declared_title else None
     title = (
         texts[title_index]
         if title_index is not None
