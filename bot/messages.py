@@ -14,6 +14,8 @@ from urllib.parse import quote
 from citebot.index.answer import Citation
 from citebot.index.errors import BuildCancelled, CitebotError, DocumentRejected, QuestionRejected
 
+from .errors import ShuttingDown
+
 log = logging.getLogger(__name__)
 
 EXAMPLE_QUESTION = "why did relations rupture?"
@@ -228,7 +230,7 @@ def _reply_for_error(error: BaseException, context: Context) -> str:
         return NOT_HERE
     if isinstance(error, app_commands.TransformerError):
         return input_does_not_fit(str(error.__cause__ or error))
-    if isinstance(error, (QuestionRejected, BuildCancelled)) or type(error).__name__ == "ShuttingDown":
+    if isinstance(error, (QuestionRejected, BuildCancelled, ShuttingDown)):
         return str(error)
     if isinstance(error, CitebotError):
         if context is Context.ADD:

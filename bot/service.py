@@ -19,10 +19,10 @@ from typing import ParamSpec, TypeVar
 from citebot.index.answer import Answer
 from citebot.index.build import BuildProgress, BuildReport
 from citebot.index.engine import Engine
-from citebot.index.errors import CitebotError
 from citebot.index.library import DocumentSummary, LibrarySummary, library_key
 
 from . import messages
+from .errors import BuildBusy, ShuttingDown
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -35,14 +35,6 @@ def release_free_memory() -> None:
     except OSError:  # not glibc: nothing to trim
         return
     libc.malloc_trim(0)
-
-
-class ShuttingDown(CitebotError):
-    """The bot is stopping and takes no new work."""
-
-
-class BuildBusy(CitebotError):
-    """A change to this library is already running."""
 
 
 class AnswerService:

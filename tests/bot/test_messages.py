@@ -8,8 +8,8 @@ import pytest
 from discord import app_commands
 
 from citebot.bot import messages
+from citebot.bot.errors import BuildBusy
 from citebot.bot.messages import Context, reply_for_error
-from citebot.bot.service import BuildBusy
 from citebot.index.errors import DocumentRejected, IndexMissing, LibraryFull, QuestionRejected, UnknownDocument
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from citebot.bot.service import AnswerService, BuildBusy
+from citebot.bot.errors import BuildBusy
+from citebot.bot.service import AnswerService
 from citebot.index.engine import Engine
 
 from ..conftest import engine_config

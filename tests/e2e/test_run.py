@@ -17,27 +17,34 @@ from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord
 from .helpers import replies_to
 
 
-async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
+async def start_citebot(
+    server: FakeDiscord, tmp_path: Path, *, stdout: int = asyncio.subprocess.PIPE, **settings: str
+) -> asyncio.subprocess.Process:
+    """`citebot run` in its own process, against the loopback Discord, in a fresh index folder."""
     env = {
         **os.environ,
         "DISCORD_TOKEN": TOKEN,
         "DISCORD_API_BASE": server.api_base,
         "DISCORD_GATEWAY_URL": server.gateway_url,
         "INDEX_DIR": str(tmp_path / "index"),
-        "LOG_LEVEL": "DEBUG",
         "ASK_COOLDOWN_SECONDS": "0",
-        "QUERY_ENCODER": "sentence-transformers",
-    }  # no ONNX export: faster start
-    process = await asyncio.create_subprocess_exec(
+        **settings,
+    }
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "citebot.bot",
         "run",
         cwd=tmp_path,
         env=env,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDiscord, tmp_path: Path) -> None:
+    # No ONNX export: a faster start.
+    process = await start_citebot(server, tmp_path, LOG_LEVEL="DEBUG", QUERY_ENCODER="sentence-transformers")
     try:
         await server.wait_for(lambda: server.identifies == 1, timeout=120)
         message_id = await server.mention("<@4242> why did relations rupture?")
@@ -79,24 +86,7 @@ def _children(pid: int) -> list[int]:
 
 
 async def test_builds_run_in_a_child_and_the_bot_never_loads_torch(server: FakeDiscord, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": TOKEN,
-        "DISCORD_API_BASE": server.api_base,
-        "DISCORD_GATEWAY_URL": server.gateway_url,
-        "INDEX_DIR": str(tmp_path / "index"),
-        "ASK_COOLDOWN_SECONDS": "0",
-    }  # the defaults: ONNX questions, builds in a child process
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "citebot.bot",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_citebot(server, tmp_path, stdout=asyncio.subprocess.DEVNULL)  # the defaults
     try:
         # First start: the default library and the ONNX export are made in a child.
         await server.wait_for(lambda: server.identifies == 1, timeout=180)
