@@ -36,7 +36,7 @@ class ServerThread:
         self.server = FakeDiscord()
         self.call(self.server.start())
 
-    def call(self, coro):  # type: ignore[no-untyped-def]
+    def call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self) -> None:

@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def engine_config(index_dir: Path, *corpus: Path, **overrides) -> EngineConfig:  # type: ignore[no-untyped-def]
+def engine_config(index_dir: Path, *corpus: Path, **overrides) -> EngineConfig:
     model = overrides.pop("model", "test/hashing-embedder")
     return EngineConfig(index_dir=index_dir, corpus_paths=tuple(corpus) or (ARTICLE,), model=model, **overrides)
 
@@ -48,7 +48,7 @@ def fake_engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():  # type: ignore[no-untyped-def]
+def real_embedder():
     """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
     from citebot.index.embed import SentenceTransformerEmbedder
 
@@ -56,7 +56,7 @@ def real_embedder():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def real_engine(real_embedder, tmp_path_factory) -> Engine:  # type: ignore[no-untyped-def]
+def real_engine(real_embedder, tmp_path_factory) -> Engine:
     """An engine over the article with the real model; its index is built once per run."""
     index_dir = tmp_path_factory.mktemp("real-index")
     engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_embedder)

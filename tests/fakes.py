@@ -26,7 +26,7 @@ class HashingEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress=None) -> np.ndarray:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for stem in stems(words(text)) or ["\u2400"]:

@@ -45,7 +45,7 @@ def settings(server: FakeDiscord, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_engine(real_embedder):  # type: ignore[no-untyped-def]
+def make_engine(real_embedder):
     def make(settings: Settings) -> Engine:
         config: EngineConfig = settings.engine_config()
         return Engine(config, embedder=real_embedder)
@@ -73,7 +73,7 @@ async def running_bot(settings: Settings, engine: Engine, **options: Any) -> Asy
 
 
 @pytest.fixture
-async def bot(settings: Settings, make_engine) -> AsyncIterator[CitebotBot]:  # type: ignore[no-untyped-def]
+async def bot(settings: Settings, make_engine) -> AsyncIterator[CitebotBot]:
     async with running_bot(settings, make_engine(settings)) as running:
         yield running
 

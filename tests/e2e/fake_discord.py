@@ -95,7 +95,7 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = site._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
@@ -587,8 +587,8 @@ async def _read_body(request: web.Request) -> Any:
         reader = await request.multipart()
         body: Any = None
         async for part in reader:
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                body = json.loads(await part.text())  # type: ignore[union-attr]
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
         return body
     raw = await request.read()
     return json.loads(raw) if raw else None

@@ -33,7 +33,7 @@ async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: Citeb
 
 async def test_sync_goes_to_the_dev_guild_and_is_skipped_when_unchanged(
     server: FakeDiscord, settings: Settings, make_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     dev = with_settings(settings, discord_guild_id=GUILD_ID)
     async with running_bot(dev, make_engine(dev)):
         pass
@@ -177,7 +177,7 @@ async def test_reconnect_then_resume_and_answers_still_served(server: FakeDiscor
     assert server.identifies == 1
 
 
-async def test_clean_shutdown_leaves_no_tasks(server: FakeDiscord, settings: Settings, make_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_clean_shutdown_leaves_no_tasks(server: FakeDiscord, settings: Settings, make_engine) -> None:
     async with running_bot(settings, make_engine(settings)) as bot:
         await server.mention("<@4242> who wrote this?")
         await server.wait_for(lambda: server.channel_messages())
@@ -204,7 +204,7 @@ async def test_rejected_token_exits_with_a_clear_status(settings: Settings) -> N
     assert await serve(with_settings(settings, discord_token="wrong")) == EXIT_FAILED
 
 
-async def test_cooldown_answers_with_a_friendly_wait(server: FakeDiscord, settings: Settings, make_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_cooldown_answers_with_a_friendly_wait(server: FakeDiscord, settings: Settings, make_engine) -> None:
     slow = with_settings(settings, ask_cooldown_seconds=30.0)
     async with running_bot(slow, make_engine(slow)):
         first = await server.mention("<@4242> why did relations rupture?")

@@ -177,7 +177,7 @@ async def test_invalid_session_then_identify_again(server: FakeDiscord, bot: Cit
 
 async def test_a_burst_from_one_member_does_not_starve_others(
     server: FakeDiscord, settings: Settings, make_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     strict = with_settings(settings, ask_cooldown_seconds=30.0, max_concurrent_answers=2)
     async with running_bot(strict, make_engine(strict)):
         for _ in range(200):

@@ -142,7 +142,7 @@ async def test_dms_answer_from_the_default_library_only(server: FakeDiscord, bot
 
 async def test_limits_refuse_an_add_and_leave_the_library_as_it_was(
     server: FakeDiscord, settings: Settings, make_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     limited = with_settings(settings, max_documents_per_server=1)
     async with running_bot(limited, make_engine(limited)):
         await add(server, GUILD_B, "harbour.txt", HARBOUR)
@@ -171,7 +171,7 @@ async def test_a_build_in_one_server_does_not_delay_answers_in_another(server: F
 
 async def test_a_library_is_deleted_when_the_bot_leaves_its_server(
     server: FakeDiscord, settings: Settings, make_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     at_once = with_settings(settings, delete_after_leave_days=0)
     async with running_bot(at_once, make_engine(at_once)) as bot:
         await add(server, GUILD_B, "harbour.txt", HARBOUR)
@@ -187,7 +187,7 @@ async def test_a_library_is_deleted_when_the_bot_leaves_its_server(
 
 async def test_an_article_added_by_url_is_quoted_with_a_link_to_the_sentence(
     server: FakeDiscord, settings: Settings, make_engine, site: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from ..web_site import LIVE, NEWS
 
     LIVE[0] = NEWS.replace(b"nine votes to four", b"ten votes to three")

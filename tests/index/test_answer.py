@@ -17,7 +17,7 @@ DEV = DATA / "dev_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
-def dev_run(real_engine: Engine):  # type: ignore[no-untyped-def]
+def dev_run(real_engine: Engine):
     return evaluate(read_questions(DEV), real_engine.answer)
 
 
@@ -55,7 +55,7 @@ def test_metadata_intent_is_not_triggered_by_content_questions() -> None:
     assert metadata_part("Who wrote the article?") == "byline"
 
 
-def test_every_citation_is_verbatim_and_one_to_three_sentences(dev_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_citation_is_verbatim_and_one_to_three_sentences(dev_run) -> None:
     _, outcomes = dev_run
     for outcome in outcomes:
         answer = outcome.answer
@@ -65,7 +65,7 @@ def test_every_citation_is_verbatim_and_one_to_three_sentences(dev_run) -> None:
             assert len(citation.text) < 600
 
 
-def test_dev_set_floors(dev_run) -> None:  # type: ignore[no-untyped-def]
+def test_dev_set_floors(dev_run) -> None:
     report, outcomes = dev_run
     assert report.answerable >= 30 and report.off_topic >= 8
     assert report.hit_rate >= 0.9, report
@@ -79,7 +79,7 @@ def test_dev_set_floors(dev_run) -> None:  # type: ignore[no-untyped-def]
     assert report.off_topic_abstention_rate >= 0.85
 
 
-def test_default_policy_is_what_calibration_finds_on_the_dev_set(dev_run) -> None:  # type: ignore[no-untyped-def]
+def test_default_policy_is_what_calibration_finds_on_the_dev_set(dev_run) -> None:
     _, outcomes = dev_run
     calibration = calibrate(outcomes)
     defaults = AnswerPolicy()

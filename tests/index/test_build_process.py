@@ -22,7 +22,7 @@ SERVER = 7
 
 
 @pytest.fixture
-def child_engine(tmp_path: Path, real_engine: Engine):  # type: ignore[no-untyped-def]
+def child_engine(tmp_path: Path, real_engine: Engine):
     """An engine whose builds run in a child process (the parent holds the default library only)."""
     config = EngineConfig(index_dir=tmp_path / "index", corpus_paths=(ARTICLE,), query_encoder="sentence-transformers")
     engine = Engine(config, embedder=real_engine.embedder)
@@ -34,7 +34,7 @@ def child_engine(tmp_path: Path, real_engine: Engine):  # type: ignore[no-untype
     engine.close()
 
 
-def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(child_engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(child_engine) -> None:
     engine, runner = child_engine
     stages: list[str] = []
     report = engine.add_document(SERVER, "harbour.txt", HARBOUR, progress=lambda stage, *_: stages.append(stage))
@@ -47,13 +47,13 @@ def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(chi
     assert runner.pids == []  # its memory went back to the system
 
 
-def test_errors_in_the_child_reach_the_parent_as_themselves(child_engine) -> None:  # type: ignore[no-untyped-def]
+def test_errors_in_the_child_reach_the_parent_as_themselves(child_engine) -> None:
     engine, _ = child_engine
     with pytest.raises(DocumentRejected, match="No article text"):
         engine.build_runner(engine.config.index_dir / "servers" / "9", [], None)
 
 
-def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:
     engine, runner = child_engine
     engine.add_document(SERVER, "harbour.txt", HARBOUR)
     big = (
@@ -83,7 +83,7 @@ def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:  #
     assert report.titles == ("Harbour Vote", "Bakery Opens")  # the next build works
 
 
-def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:
     from citebot.index.errors import BuildTimedOut
 
     engine, runner = child_engine

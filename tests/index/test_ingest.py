@@ -41,20 +41,20 @@ SECOND_PAGE_FURNITURE = [
 
 
 @pytest.fixture(scope="module")
-def article():  # type: ignore[no-untyped-def]
+def article():
     return parse_document(ARTICLE_TEXT, source_name="carney-beijing.txt")
 
 
 @pytest.fixture(scope="module")
-def second_page():  # type: ignore[no-untyped-def]
+def second_page():
     return load_document("second_page.txt", (DATA / "second_page.txt").read_bytes())
 
 
-def kept_text(document) -> str:  # type: ignore[no-untyped-def]
+def kept_text(document) -> str:
     return "\n".join(p.text for p in document.paragraphs)
 
 
-def test_article_metadata_comes_from_the_page(article) -> None:  # type: ignore[no-untyped-def]
+def test_article_metadata_comes_from_the_page(article) -> None:
     assert (
         article.meta.title == "Mark Carney Heads to Beijing to Discuss Canada-China Relations as U.S. Outlook Darkens"
     )
@@ -62,7 +62,7 @@ def test_article_metadata_comes_from_the_page(article) -> None:  # type: ignore[
     assert article.meta.date == "Jan. 14, 2026"
 
 
-def test_article_parts_are_labelled_and_body_numbered(article) -> None:  # type: ignore[no-untyped-def]
+def test_article_parts_are_labelled_and_body_numbered(article) -> None:
     parts = [p.part for p in article.paragraphs]
     assert parts[:7] == ["title", "standfirst", "caption", "caption", "byline", "note", "dateline"]
     body = [p for p in article.paragraphs if p.part == BODY]
@@ -71,24 +71,24 @@ def test_article_parts_are_labelled_and_body_numbered(article) -> None:  # type:
 
 
 @pytest.mark.parametrize("furniture", ARTICLE_FURNITURE)
-def test_article_furniture_is_never_kept(article, furniture: str) -> None:  # type: ignore[no-untyped-def]
+def test_article_furniture_is_never_kept(article, furniture: str) -> None:
     assert furniture not in kept_text(article)
     assert all(furniture not in s.text for s in article.sentences)
 
 
-def test_glued_credit_does_not_leak_into_the_caption(article) -> None:  # type: ignore[no-untyped-def]
+def test_glued_credit_does_not_leak_into_the_caption(article) -> None:
     caption = [s.text for s in article.sentences if s.part == "caption"][-1]
     assert caption.endswith("thawing of Canada’s relationship with China.")
 
 
-def test_every_kept_paragraph_is_verbatim_source_text(article, second_page) -> None:  # type: ignore[no-untyped-def]
+def test_every_kept_paragraph_is_verbatim_source_text(article, second_page) -> None:
     source = (DATA / "second_page.txt").read_text("utf-8")
     for doc, text in ((article, ARTICLE_TEXT), (second_page, source)):
         for sentence in doc.sentences:
             assert sentence.text in text
 
 
-def test_second_page_with_other_furniture(second_page) -> None:  # type: ignore[no-untyped-def]
+def test_second_page_with_other_furniture(second_page) -> None:
     assert second_page.meta.title == "Harbour Town Votes to Turn Old Docks Into a Wind-Power Yard"
     assert second_page.meta.author == "Lars Holm and Maria Quist"
     assert second_page.meta.date == "March 3, 2025"

@@ -20,7 +20,7 @@ from citebot.index.onnx_encoder import (
 from ..conftest import ARTICLE, DATA
 
 
-def test_export_agrees_with_sentence_transformers_to_1e_5(real_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_agrees_with_sentence_transformers_to_1e_5(real_embedder, tmp_path: Path) -> None:
     with real_embedder.exclusive() as model:
         directory = export_onnx(model, DEFAULT_MODEL, tmp_path)
     assert directory == encoder_dir(tmp_path, DEFAULT_MODEL)
@@ -34,7 +34,7 @@ def test_export_agrees_with_sentence_transformers_to_1e_5(real_embedder, tmp_pat
     assert load_onnx_embedder(tmp_path, "another/model") is None
 
 
-def test_engine_answers_through_the_export_with_the_same_results(real_engine: Engine, real_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_engine_answers_through_the_export_with_the_same_results(real_engine: Engine, real_embedder) -> None:
     assert isinstance(real_engine.query_embedder, OnnxEmbedder)  # exported when the index was built
     plain = Engine(
         EngineConfig(
@@ -58,7 +58,7 @@ def test_packaged_model_is_the_upstream_all_minilm_l6_v2() -> None:
     assert hashlib.sha256(weights.read_bytes()).hexdigest().startswith("53aa5117")
 
 
-def test_a_damaged_export_is_noticed_removed_and_made_again(real_engine: Engine, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_export_is_noticed_removed_and_made_again(real_engine: Engine, tmp_path: Path, caplog) -> None:
     import shutil
 
     source = encoder_dir(real_engine.config.index_dir, DEFAULT_MODEL)

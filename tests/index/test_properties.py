@@ -59,7 +59,7 @@ def test_every_sentence_ingest_keeps_is_verbatim_source_text(text: str) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(DOCUMENT, st.text(min_size=1, max_size=300))
-def test_answers_quote_only_source_text_and_render_safely(tmp_path_factory, text: str, question: str) -> None:  # type: ignore[no-untyped-def]
+def test_answers_quote_only_source_text_and_render_safely(tmp_path_factory, text: str, question: str) -> None:
     try:
         parse_document(text)
     except DocumentRejected:
