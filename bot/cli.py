@@ -107,17 +107,11 @@ def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> di
 
 
 def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(settings)
-    from citebot.index.fetch import fetch, is_url
+    from citebot.index.fetch import is_url
 
+    engine = _engine(settings)
     if any(is_url(p) for p in args.paths):
-        uploads: list[tuple[str, bytes, str | None]] = []
-        for source in args.paths:
-            if is_url(source):
-                fetched = fetch(source, engine.fetch_policy())
-                uploads.append((fetched.name, fetched.data, source))
-            else:
-                uploads.append((Path(source).name, engine.builder.read_capped(Path(source)), None))
+        uploads = [engine.read_source(source) for source in args.paths]
         report = engine.replace_with(args.server, uploads, added_by="terminal", progress=_progress_bar())
     else:
         paths = [Path(p) for p in args.paths] or None
@@ -139,23 +133,17 @@ def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     if summary.is_default and args.server is not None:
         out.write(messages.NO_OWN_DOCUMENTS + "\n")
     for d in summary.documents:
-        byline = " · ".join(x for x in (d.author, d.date, f"{d.paragraphs} paragraphs") if x)
-        added = f", added by {d.added_by or 'someone'} on {(d.added_at or '')[:10]}" if d.added_by or d.added_at else ""
-        out.write(f"{d.key}  {d.title}\n              {byline}; from {d.name}{added}\n")
+        facts = messages.document_facts(d.author, d.date, d.paragraphs)
+        origin = messages.document_origin(d.url or d.name, d.added_by, d.added_at)
+        out.write(strip_controls(f"{d.key}  {d.title}\n              {facts}; {origin}\n"))
     return 0
 
 
 def cmd_docs_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from citebot.index.fetch import is_url
-
     engine = _engine(settings)
-    for name in args.paths:
-        if is_url(name):
-            report = engine.add_url(args.server, name, added_by="terminal", progress=_progress_bar())
-        else:
-            path = Path(name)
-            data = engine.builder.read_capped(path)
-            report = engine.add_document(args.server, path.name, data, added_by="terminal", progress=_progress_bar())
+    for source in args.paths:
+        name, data, url = engine.read_source(source)
+        report = engine.add_document(args.server, name, data, added_by="terminal", progress=_progress_bar(), url=url)
         out.write(messages.document_added(report.titles[-1], len(report.titles), report.seconds) + "\n")
     return 0
 
@@ -163,19 +151,11 @@ def cmd_docs_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> i
 def cmd_ingest(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     """What the bot would index from each file or URL: title, author, date, numbered paragraphs."""
     from citebot.index.documents import BODY
-    from citebot.index.fetch import FetchPolicy, fetch, is_url
     from citebot.index.ingest import load_document
 
-    policy = FetchPolicy(max_bytes=settings.max_upload_bytes, allow_private=settings.allow_private_urls)
+    engine = _engine(settings)  # reads sources only: no model is loaded
     for source in args.sources:
-        if is_url(source):
-            fetched = fetch(source, policy)
-            name, data = fetched.name, fetched.data
-        else:
-            path = Path(source)
-            if not path.is_file():
-                raise CitebotError(f"{source} is not a file or an http(s) URL.")
-            name, data = path.name, path.read_bytes()
+        name, data, _ = engine.read_source(source)
         document = load_document(name, data, split=False)
         meta = document.meta
         body = [p.text for p in document.paragraphs if p.part == BODY]

@@ -181,11 +181,18 @@ def document_line(
     added_at: str | None,
 ) -> str:
     """One document in /docs list: what it is, how long, who added it and where it came from."""
-    about = " · ".join(x for x in (author, date, f"{paragraphs} paragraphs") if x)
+    return f"**{title}**\n{document_facts(author, date, paragraphs)}\n{document_origin(name, added_by, added_at)}"
+
+
+def document_facts(author: str | None, date: str | None, paragraphs: int) -> str:
+    return " · ".join(x for x in (author, date, f"{paragraphs} paragraphs") if x)
+
+
+def document_origin(name: str, added_by: str | None, added_at: str | None) -> str:
     origin = f"from {name}"
     if added_by or added_at:
         origin += f", added by {added_by or 'someone'}" + (f" on {added_at[:10]}" if added_at else "")
-    return f"**{title}**\n{about}\n{origin}"
+    return origin
 
 
 def expired_fallback(mention: str, text: str) -> str:

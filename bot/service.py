@@ -102,8 +102,7 @@ class AnswerService:
     async def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
         async with self._slots:
             return await self._in(
-                self._answer_pool,
-                functools.partial(self.engine.answer, question, server_id=server_id, document=document),
+                self._answer_pool, self.engine.answer, question, server_id=server_id, document=document
             )
 
     async def summary(self, server_id: int | None = None) -> LibrarySummary:

@@ -33,7 +33,7 @@ from .errors import (
     QuestionRejected,
     UnknownDocument,
 )
-from .fetch import FetchPolicy, fetch
+from .fetch import FetchPolicy, fetch, is_url
 from .ingest import load_document
 from .library import (
     DEFAULT_KEY,
@@ -284,10 +284,7 @@ class Engine:
 
     def _sources(self, key: str) -> list[SourceFile]:
         """The sources a library is built from now (none for a server without a library)."""
-        live = self.libraries.get(key)
-        if live is not None:
-            return [SourceFile.from_record(s) for s in live.stored.manifest.sources]
-        if not has_index(self._directory(key)):
+        if self.libraries.get(key) is None and not has_index(self._directory(key)):
             return []
         return [SourceFile.from_record(s) for s in self._live(key).stored.manifest.sources]
 
@@ -392,8 +389,7 @@ class Engine:
         added_by: str | None = None,
     ) -> BuildReport:
         """Replace a library by one uploaded document: validated first, kept, then indexed."""
-        key = library_key(server_id)
-        return self._build(key, [self._keep(key, name, data, added_by)], progress, on_step)
+        return self.replace_with(server_id, [(name, data, None)], added_by=added_by, progress=progress, on_step=on_step)
 
     def add_document(
         self,
@@ -418,12 +414,21 @@ class Engine:
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(max_bytes=self.config.max_document_bytes, allow_private=self.config.allow_private_urls)
 
+    def read_source(self, source: str) -> tuple[str, bytes, str | None]:
+        """A file path or an http(s) URL as (file name, bytes, the URL or None), under the size cap
+        and, for a URL, the safety rules of index/fetch.py."""
+        if is_url(source):
+            fetched = fetch(source, self.fetch_policy())
+            return fetched.name, fetched.data, source
+        path = Path(source)
+        return path.name, self.builder.read_capped(path), None
+
     def add_url(
         self, server_id: int | None, url: str, *, added_by: str | None = None, progress: BuildProgress | None = None
     ) -> BuildReport:
-        """Fetch an article by URL (under the safety rules of index/fetch.py) and add it like a file."""
-        fetched = fetch(url, self.fetch_policy())
-        return self.add_document(server_id, fetched.name, fetched.data, added_by=added_by, progress=progress, url=url)
+        """Fetch an article by URL and add it like a file."""
+        name, data, _ = self.read_source(url)
+        return self.add_document(server_id, name, data, added_by=added_by, progress=progress, url=url)
 
     def remove_document(
         self, server_id: int | None, document_key: str, *, progress: BuildProgress | None = None

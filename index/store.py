@@ -179,6 +179,8 @@ def write_index(
 
     A failure at any step removes what this build wrote and leaves the live build as it was; a
     full disk is reported as DiskFull."""
+    import faiss
+
     step = on_step or (lambda _name: None)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -187,21 +189,46 @@ def write_index(
     final = builds / build_id
     try:
         tmp.mkdir()
-        manifest = _write_build(
-            index_dir,
-            tmp,
-            final,
-            build_id,
-            documents=documents,
-            vectors=vectors,
+        step("start")
+
+        units_bytes = json.dumps(documents_to_json(documents), ensure_ascii=False).encode("utf-8")
+        write_file_atomically(tmp / UNITS, units_bytes)
+        step("units")
+        faiss.write_index(vectors, str(tmp / VECTORS))
+        _fsync_path(tmp / VECTORS)
+        step("vectors")
+
+        files = {
+            name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size} for name in (UNITS, VECTORS)
+        }
+        sentence_count = sum(len(d.sentences) for d in documents)
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
             model=model,
             dimension=dimension,
             index_type=index_type,
+            sources=tuple(sources),
+            counts={
+                "documents": len(documents),
+                "paragraphs": sum(len(d.paragraphs) for d in documents),
+                "body_paragraphs": sum(d.body_paragraph_count for d in documents),
+                "sentences": sentence_count,
+                "vectors": int(vectors.ntotal),
+            },
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            build_seconds=round(build_seconds, 3),
+            files=files,
             index_params=index_params,
-            sources=sources,
-            build_seconds=build_seconds,
-            step=step,
         )
+        write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
+        step("manifest")
+        os.rename(tmp, final)
+        _fsync_path(builds)
+        step("renamed")
+        write_file_atomically(index_dir / CURRENT, build_id.encode("ascii"))
+        step("current")
+        _remove_stale_builds(index_dir, keep=build_id)
+        step("cleaned")
     except BaseException as exc:
         # What this build wrote goes, unless it already became the live build.
         if _live_build_name(index_dir) != build_id:
@@ -213,68 +240,6 @@ def write_index(
             ) from exc
         raise
     return _assemble(manifest, documents, vectors, final)
-
-
-def _write_build(
-    index_dir: Path,
-    tmp: Path,
-    final: Path,
-    build_id: str,
-    *,
-    documents: list[Document],
-    vectors: Any,
-    model: str,
-    dimension: int,
-    index_type: str,
-    index_params: dict[str, Any],
-    sources: list[SourceRecord],
-    build_seconds: float,
-    step: WriteStep,
-) -> IndexManifest:
-    import faiss
-
-    builds = final.parent
-    step("start")
-
-    units_bytes = json.dumps(documents_to_json(documents), ensure_ascii=False).encode("utf-8")
-    write_file_atomically(tmp / UNITS, units_bytes)
-    step("units")
-    faiss.write_index(vectors, str(tmp / VECTORS))
-    _fsync_path(tmp / VECTORS)
-    step("vectors")
-
-    files = {
-        name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size} for name in (UNITS, VECTORS)
-    }
-    sentence_count = sum(len(d.sentences) for d in documents)
-    manifest = IndexManifest(
-        format_version=FORMAT_VERSION,
-        model=model,
-        dimension=dimension,
-        index_type=index_type,
-        sources=tuple(sources),
-        counts={
-            "documents": len(documents),
-            "paragraphs": sum(len(d.paragraphs) for d in documents),
-            "body_paragraphs": sum(d.body_paragraph_count for d in documents),
-            "sentences": sentence_count,
-            "vectors": int(vectors.ntotal),
-        },
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        build_seconds=round(build_seconds, 3),
-        files=files,
-        index_params=index_params,
-    )
-    write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
-    step("manifest")
-    os.rename(tmp, final)
-    _fsync_path(builds)
-    step("renamed")
-    write_file_atomically(index_dir / CURRENT, build_id.encode("ascii"))
-    step("current")
-    _remove_stale_builds(index_dir, keep=build_id)
-    step("cleaned")
-    return manifest
 
 
 def _live_build_name(index_dir: Path) -> str | None:
