@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -21,6 +22,7 @@ from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from citebot.index.engine import Engine
+    from citebot.index.evaluate import EvalOutcome, EvalReport
 
 log = logging.getLogger("citebot")
 
@@ -33,6 +35,8 @@ def render_plain(answer: Answer) -> str:
         return strip_controls(messages.not_answered(titles))
     several = len({c.document for c in answer.citations}) > 1 or source is None
     lines = [f"{c.text} [{citation_label(c, with_document=several)}]" for c in answer.citations]
+    if answer.uncertain:
+        lines.insert(0, messages.CLOSEST)
     if source:
         byline = ", ".join(x for x in (f"“{source.title}”", source.author, source.date) if x)
         lines.append(f"— {byline}")
@@ -100,6 +104,7 @@ def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> di
             "answer": "",
             "abstained": True,
             "citations": [],
+            "uncertain": False,
             "error": str(exc),
             "source": {"title": "", "author": None, "date": None},
             "timing_ms": {},
@@ -211,38 +216,93 @@ def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from citebot.index.evaluate import calibrate, evaluate, read_questions
+    from citebot.index.evaluate import calibrate, calibrate_sure, is_squad_file, summarise
 
-    engine = _engine(settings)
-    engine.ensure_ready(progress=_progress_bar())
-    report, outcomes = evaluate(read_questions(Path(args.file)), engine.answer)
-    result: dict = {"report": report.to_json()}
+    per_file: dict[str, list[EvalOutcome]] = {}
+    for name in args.files:
+        path = Path(name)
+        per_file[name] = _squad_outcomes(settings, path) if is_squad_file(path) else _dev_set_outcomes(settings, path)
+    pooled = [o for outcomes in per_file.values() for o in outcomes]
+    # SQuAD's unanswerable questions are on the document's topic: they call for "uncertain", not for
+    # an abstention, so only our own dev sets (with off-topic questions) set the abstention threshold.
+    off_topic_sets = [o for name, outcomes in per_file.items() if not is_squad_file(Path(name)) for o in outcomes]
+    result: dict[str, Any] = {
+        "report": summarise(pooled).to_json(),  # all files together
+        "reports": {name: summarise(o).to_json() for name, o in per_file.items()},
+    }
     if args.calibrate:
-        calibration = calibrate(outcomes)
-        result["calibration"] = calibration.__dict__
+        policy = settings.engine_config().policy
+        has_off_topic = any(not o.question.answerable for o in off_topic_sets)
+        result["calibration"] = calibrate(off_topic_sets).__dict__ if has_off_topic else None
+        result["sure_band"] = calibrate_sure(pooled, policy.sureness).__dict__
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
         return 0
+    for name, outcomes in per_file.items():
+        if len(per_file) > 1:
+            out.write(f"{name}\n")
+        _write_report(summarise(outcomes), outcomes, out)
+    if args.calibrate:
+        c, band = result["calibration"], result["sure_band"]
+        if c is not None:
+            out.write(
+                f"Calibrated: COVERAGE_WEIGHT={c['coverage_weight']} MIN_CONFIDENCE={c['min_confidence']} "
+                f"(errors {c['errors']}, margin {c['margin']})\n"
+            )
+        out.write(
+            f"Calibrated: SURE_ABOVE={band['sure_above']} (right first {band['precision']:.1%} above it, "
+            f"{band['share_sure']:.1%} of answerable questions)\n"
+        )
+    return 0
+
+
+def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) -> None:
     out.write(
         f"Answerable: {report.answerable}  hit rate {report.hit_rate:.1%}  top-1 {report.top1_rate:.1%}  "
-        f"false abstentions {report.false_abstentions}\n"
+        f"false abstentions {report.false_abstentions}  mean quote {report.mean_quote_chars:.0f} chars\n"
+        f"            confident {report.confident} (right first {report.confident_precision:.1%}), "
+        f"uncertain {report.answerable_uncertain}\n"
         f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} "
-        f"({report.off_topic_abstention_rate:.1%})\n"
+        f"({report.off_topic_abstention_rate:.1%}), abstained or uncertain {report.off_topic_flagged_rate:.1%}\n"
     )
     for outcome in outcomes:
         wrong = (outcome.question.answerable and not outcome.hit) or (
-            not outcome.question.answerable and not outcome.answer.abstained
+            not outcome.question.answerable and not outcome.flagged
         )
         if wrong:
             quoted = outcome.answer.citations[0].text[:70] if outcome.answer.citations else "(abstained)"
             out.write(f"  miss: {outcome.question.question!r} -> {quoted}\n")
-    if args.calibrate:
-        c = result["calibration"]
-        out.write(
-            f"Calibrated: COVERAGE_WEIGHT={c['coverage_weight']} MIN_CONFIDENCE={c['min_confidence']} "
-            f"(errors {c['errors']}, margin {c['margin']})\n"
-        )
-    return 0
+
+
+def _dev_set_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
+    from citebot.index.evaluate import evaluate, read_questions
+
+    engine = _engine(settings)
+    engine.ensure_ready(progress=_progress_bar())
+    return evaluate(read_questions(path), engine.answer)[1]
+
+
+def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
+    """Each article indexed on its own, in a scratch index folder, and asked its questions."""
+    from citebot.index.engine import Engine
+    from citebot.index.evaluate import evaluate, read_squad
+
+    settings.apply_model_environment()
+    outcomes: list[EvalOutcome] = []
+    embedder = None
+    for article in read_squad(path):
+        with tempfile.TemporaryDirectory(prefix="citebot-eval-") as scratch:
+            document = Path(scratch) / "article.txt"
+            document.write_text(article.text, "utf-8")
+            config = dataclasses.replace(
+                settings.engine_config(), index_dir=Path(scratch) / "index", corpus_paths=(document,)
+            )
+            engine = Engine(config, embedder=embedder)
+            embedder = engine.embedder
+            engine.ensure_ready(progress=_progress_bar())
+            outcomes.extend(evaluate(article.questions, engine.answer)[1])
+            engine.close()
+    return outcomes
 
 
 def cmd_settings(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -302,9 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="one JSON object per source per line")
     ingest.set_defaults(handler=cmd_ingest)
 
-    ev = sub.add_parser("eval", help="score the engine on a JSONL question set")
-    ev.add_argument("file")
-    ev.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    ev = sub.add_parser("eval", help="score the engine on a JSONL question set or a SQuAD-format JSON file")
+    ev.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a .jsonl dev set over the library, or a SQuAD .json file (indexed on its own)",
+    )
+    ev.add_argument("--calibrate", action="store_true", help="also fit the abstention and sureness thresholds")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval)
 

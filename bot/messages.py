@@ -71,6 +71,9 @@ def _fragment_part(text: str) -> str:
 # ---- answers ------------------------------------------------------------------------------
 ABSTAIN_EXPLANATION = "I only quote what the documents actually say, so I'd rather say nothing than guess."
 ABSTAIN_HINT = "Try asking about something the documents cover."
+# An answer the ranking is not sure of: shown as the nearest passage, never as the answer.
+CLOSEST = "The closest the document comes:"
+CLOSEST_NOTE = "I'm not sure this answers your question; it is the nearest passage I found."
 STILL_LOADING = "My index is still loading; try again in a moment."
 HOW_TO_ASK = (
     "Use `/ask question:` or mention me with your question. I answer only with sentences quoted "

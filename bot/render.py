@@ -26,6 +26,7 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
+UNCERTAIN_COLOUR = discord.Colour.gold()
 ERROR_COLOUR = discord.Colour.red()
 
 # Markup Discord renders as something live even when it does not ping: user, role and channel
@@ -62,8 +63,13 @@ def render_answer(answer: Answer) -> discord.Embed:
         return render_abstention(answer)
     several = len({c.document for c in answer.citations}) > 1 or answer.source is None
     quotes = [f"> {safe_text(c.text)}\n> — *{_linked_label(c, several)}*" for c in answer.citations]
-    description = _fit_quotes(quotes, DESCRIPTION_LIMIT)
-    embed = discord.Embed(description=description, colour=ANSWER_COLOUR)
+    if answer.uncertain:
+        heading = f"**{messages.CLOSEST}**\n\n"
+        note = f"\n\n*{messages.CLOSEST_NOTE}*"
+        description = heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading) - len(note)) + note
+        embed = discord.Embed(description=description, colour=UNCERTAIN_COLOUR)
+    else:
+        embed = discord.Embed(description=_fit_quotes(quotes, DESCRIPTION_LIMIT), colour=ANSWER_COLOUR)
     if answer.source is not None:
         embed.title = trim(safe_text(answer.source.title), TITLE_LIMIT)
         footer = source_line(answer.source)

@@ -159,6 +159,12 @@ class Settings:
         "weight of lexical coverage in the confidence (calibrated likewise)",
         section="Engine",
     )
+    sure_above: float = setting(
+        AnswerPolicy.sure_above,
+        "answers whose sureness (ranking score plus twice its lead) falls below this are shown as the closest "
+        "passage, not as the answer (calibrated likewise, for 95% right above it)",
+        section="Engine",
+    )
     max_citations: int = setting(
         AnswerPolicy.max_citations, "at most this many quoted sentences per answer (1 to 3)", section="Engine"
     )
@@ -224,6 +230,7 @@ class Settings:
             policy=AnswerPolicy(
                 min_confidence=self.min_confidence,
                 coverage_weight=self.coverage_weight,
+                sure_above=self.sure_above,
                 max_citations=self.max_citations,
             ),
             approximate_from=self.approx_index_threshold,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +14,7 @@ from .retrieve import Candidate, Retrieval
 from .store import StoredIndex
 
 NOT_ANSWERED = "The document does not answer that."
+CLOSEST = "The closest the document comes:"
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,17 @@ class AnswerPolicy:
 
     min_confidence: float = 0.53
     coverage_weight: float = 0.9
+    # An answer is sure when its ranking score plus `margin_weight` times its lead over the next
+    # sentence reaches `sure_above`; below, it is shown as the closest passage, not as the answer.
+    sure_above: float = 2.3
+    margin_weight: float = 2.0
     max_citations: int = 3
-    # A further sentence is quoted only if it scores this close to the best one.
-    follow_ratio: float = 0.85
+    # A further sentence is quoted only if it ranks within this of the best one, and fits the budget.
+    follow_margin: float = 0.3
+    max_quote_chars: int = 450
+
+    def sureness(self, evidence: Evidence) -> float:
+        return evidence.score + self.margin_weight * evidence.margin
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class Evidence:
 
     best_dense: float
     coverage: float
+    score: float = 0.0  # the ranking score of the quoted sentence
+    margin: float = 0.0  # how far it ranks above the next sentence
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,8 @@ class Answer:
     confidence: float = 0.0
     evidence: Evidence | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # Quoted as the closest passage rather than as the answer: the ranking is not sure of it.
+    uncertain: bool = False
     # The titles of the documents searched, so an abstention can name what does not answer.
     searched_titles: tuple[str, ...] = ()
 
@@ -88,6 +102,7 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "source": source,
             "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain,
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
 
@@ -129,19 +144,20 @@ def confidence_of(retrieval: Retrieval, policy: AnswerPolicy) -> float:
     best = retrieval.best
     if best is None:
         return 0.0
-    return best.dense + policy.coverage_weight * retrieval.coverage
+    return retrieval.best_dense + policy.coverage_weight * retrieval.coverage
 
 
 def evidence_of(retrieval: Retrieval) -> Evidence:
     best = retrieval.best
-    return Evidence(best.dense if best else 0.0, retrieval.coverage)
+    return Evidence(retrieval.best_dense, retrieval.coverage, best.score if best else 0.0, retrieval.margin)
 
 
 def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> Answer:
     """Quote the best one to `max_citations` sentences, or abstain below `min_confidence`.
 
-    Further sentences are quoted only when they score close to the best one; they may come from
-    other documents of the library, and each citation names its document.
+    Further sentences are quoted only when they rank close to the best one and stay within the quote
+    budget; they may come from other documents of the library, and each citation names its document.
+    An answer the ranking is not sure of is marked `uncertain`.
     """
     confidence = confidence_of(retrieval, policy)
     evidence = evidence_of(retrieval)
@@ -149,12 +165,17 @@ def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: An
     if best is None or confidence < policy.min_confidence:
         return abstain(question, stored.document_of(best.sentence_id).meta if best else None, confidence, evidence)
     chosen: list[Candidate] = [best]
+    quoted = len(stored.sentences[best.sentence_id].text)
     for candidate in retrieval.candidates[1:]:
-        if len(chosen) >= policy.max_citations or candidate.score < best.score * policy.follow_ratio:
+        if len(chosen) >= policy.max_citations or best.score - candidate.score > policy.follow_margin:
             break
-        chosen.append(candidate)
+        length = len(stored.sentences[candidate.sentence_id].text)
+        if quoted + length <= policy.max_quote_chars:
+            chosen.append(candidate)
+            quoted += length
     picked = [(stored.sentences[c.sentence_id], stored.document_of(c.sentence_id), c.score) for c in chosen]
-    return _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
+    answer = _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
+    return dataclasses.replace(answer, uncertain=policy.sureness(evidence) < policy.sure_above)
 
 
 # At most this many documents are named when "who wrote it?" does not say which document it means.

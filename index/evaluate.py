@@ -1,4 +1,8 @@
-"""Score the engine on a question set: hits, top-1, false abstentions, off-topic abstentions."""
+"""Score the engine on a question set: hits, top-1, false abstentions, off-topic abstentions.
+
+Question sets are JSONL files of our own, or SQuAD-format JSON files (each article becomes one
+document: its title, a blank line, then its paragraphs separated by blank lines).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from .answer import Answer
+from .answer import Answer, Evidence
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,28 @@ class EvalOutcome:
         return self._hit_within(1)
 
     def _hit_within(self, n: int) -> bool:
-        expect = self.question.expect or ()
-        quoted = [c.text.casefold() for c in self.answer.citations[:n]]
-        return any(phrase.casefold() in text for phrase in expect for text in quoted)
+        if self.answer.abstained:
+            return False
+        expect = [normalise_for_match(p) for p in self.question.expect or ()]
+        quoted = [normalise_for_match(c.text) for c in self.answer.citations[:n]]
+        return any(phrase in text for phrase in expect for text in quoted)
+
+    @property
+    def quoted_chars(self) -> int:
+        return sum(len(c.text) for c in self.answer.citations)
+
+    @property
+    def flagged(self) -> bool:
+        """Abstained, or answered as the closest passage only."""
+        return self.answer.abstained or self.answer.uncertain
+
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "`": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+
+
+def normalise_for_match(text: str) -> str:
+    """Case-insensitive, with whitespace and quote marks made uniform, for matching gold answers."""
+    return " ".join(text.casefold().translate(_QUOTES).split())
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,29 @@ class EvalReport:
     top1: int
     false_abstentions: int
     off_topic_abstained: int
+    mean_quote_chars: float = 0.0  # over the answerable questions answered
+    answerable_uncertain: int = 0  # answerable questions answered as the closest passage only
+    off_topic_uncertain: int = 0  # off-topic questions not abstained but answered as uncertain
+    confident: int = 0  # answerable questions answered with confidence
+    confident_top1: int = 0  # … whose first citation is right
+
+    @property
+    def confident_precision(self) -> float:
+        return self.confident_top1 / self.confident if self.confident else 1.0
+
+    @property
+    def off_topic_flagged_rate(self) -> float:
+        """Off-topic questions abstained or marked uncertain."""
+        if not self.off_topic:
+            return 1.0
+        return (self.off_topic_abstained + self.off_topic_uncertain) / self.off_topic
+
+    @property
+    def answerable_flagged_rate(self) -> float:
+        """Answerable questions abstained or marked uncertain (the cost of flagging off-topic ones)."""
+        if not self.answerable:
+            return 0.0
+        return (self.false_abstentions + self.answerable_uncertain) / self.answerable
 
     @property
     def hit_rate(self) -> float:
@@ -70,6 +116,10 @@ class EvalReport:
             hit_rate=round(self.hit_rate, 4),
             top1_rate=round(self.top1_rate, 4),
             off_topic_abstention_rate=round(self.off_topic_abstention_rate, 4),
+            off_topic_flagged_rate=round(self.off_topic_flagged_rate, 4),
+            answerable_flagged_rate=round(self.answerable_flagged_rate, 4),
+            confident_precision=round(self.confident_precision, 4),
+            mean_quote_chars=round(self.mean_quote_chars, 1),
         )
         return data
 
@@ -91,19 +141,62 @@ def read_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+@dataclass(frozen=True)
+class SquadArticle:
+    """One article of a SQuAD-format file, as the document text we index and its questions."""
+
+    title: str
+    text: str
+    questions: tuple[EvalQuestion, ...]
+
+
+def read_squad(path: Path) -> list[SquadArticle]:
+    """Read a SQuAD 1.1/2.0 JSON file; unanswerable questions (`is_impossible`) have no phrases."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        articles = []
+        for article in data["data"]:
+            paragraphs = [str(p["context"]).strip() for p in article["paragraphs"]]
+            questions = []
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    impossible = bool(qa.get("is_impossible", False)) or not qa.get("answers")
+                    gold = None if impossible else tuple(dict.fromkeys(str(a["text"]) for a in qa["answers"]))
+                    questions.append(EvalQuestion(str(qa["question"]), gold))
+            title = str(article.get("title") or path.stem).replace("_", " ")
+            articles.append(SquadArticle(title, title + "\n\n" + "\n\n".join(paragraphs) + "\n", tuple(questions)))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a SQuAD-format file ({exc})") from exc
+    return articles
+
+
+def is_squad_file(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
 def evaluate(questions: Iterable[EvalQuestion], ask: Callable[[str], Answer]) -> tuple[EvalReport, list[EvalOutcome]]:
     outcomes = [EvalOutcome(q, ask(q.question)) for q in questions]
+    return summarise(outcomes), outcomes
+
+
+def summarise(outcomes: list[EvalOutcome]) -> EvalReport:
     answerable = [o for o in outcomes if o.question.answerable]
     off_topic = [o for o in outcomes if not o.question.answerable]
-    report = EvalReport(
+    answered = [o for o in answerable if not o.answer.abstained]
+    confident = [o for o in answered if not o.answer.uncertain]
+    return EvalReport(
         answerable=len(answerable),
         off_topic=len(off_topic),
         hits=sum(o.hit for o in answerable),
         top1=sum(o.top1 for o in answerable),
         false_abstentions=sum(o.answer.abstained for o in answerable),
         off_topic_abstained=sum(o.answer.abstained for o in off_topic),
+        mean_quote_chars=sum(o.quoted_chars for o in answered) / len(answered) if answered else 0.0,
+        answerable_uncertain=sum(o.answer.uncertain for o in answerable if not o.answer.abstained),
+        off_topic_uncertain=sum(o.answer.uncertain for o in off_topic if not o.answer.abstained),
+        confident=len(confident),
+        confident_top1=sum(o.top1 for o in confident),
     )
-    return report, outcomes
 
 
 @dataclass(frozen=True)
@@ -142,3 +235,32 @@ def calibrate(outcomes: Iterable[EvalOutcome], weights: Iterable[float] = COVERA
     assert best is not None
     errors, neg_margin, weight, cut = best
     return Calibration(weight, round(cut, 3), errors, round(-neg_margin, 4))
+
+
+@dataclass(frozen=True)
+class SureBand:
+    """The lowest sureness at which answers are right at least `precision` of the time."""
+
+    sure_above: float
+    precision: float  # top-1 right among the answerable questions above it, on the set itself
+    share_sure: float  # of the answerable questions answered by retrieval
+
+
+def calibrate_sure(
+    outcomes: Iterable[EvalOutcome], sureness: Callable[[Evidence], float], *, precision: float = 0.95
+) -> SureBand:
+    """Pick `sure_above` so that answers above it quote the right sentence first `precision` of the time."""
+    points = sorted(
+        ((sureness(o.answer.evidence), o.top1) for o in outcomes if o.question.answerable and o.answer.evidence),
+        reverse=True,
+    )
+    if not points:
+        raise ValueError("Calibration needs answerable questions.")
+    best = SureBand(round(points[0][0] + 0.01, 3), 1.0, 0.0)
+    right = 0
+    for count, (value, top1) in enumerate(points, start=1):
+        right += top1
+        nxt = points[count][0] if count < len(points) else value - 0.1
+        if right / count >= precision and nxt < value:
+            best = SureBand(round((value + nxt) / 2, 3), round(right / count, 4), round(count / len(points), 4))
+    return best

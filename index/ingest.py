@@ -40,7 +40,7 @@ _WRAP_MIN_CHARS = 50
 MAX_UNIT_CHARS = 600
 # Raise whenever ingest or sentence splitting changes what a source turns into: cached
 # embeddings of a source (index/build.py) are keyed by it.
-INGEST_VERSION = 3
+INGEST_VERSION = 4
 
 
 @dataclass
@@ -179,8 +179,12 @@ def _join_wrapped(block: _Block) -> list[tuple[str, bool]]:
 
 def _continues(previous: str, line: str) -> bool:
     """Whether `line` carries on the sentence of `previous` (hard-wrapped prose)."""
-    if previous.endswith(_TERMINAL) or _is_structural(previous) or _is_structural(line):
+    if previous.endswith(_TERMINAL) or _is_structural(line) or _BYLINE.match(previous) or _DATELINE.match(previous):
         return False
+    if _is_list_item(previous):
+        # A hard-wrapped list item goes on in lower case or after a comma; a new line after an item
+        # that reads as a sentence of its own is the next paragraph.
+        return line[:1].islower() or previous.endswith(",")
     if line[:1].islower():
         return True
     return len(previous) >= _WRAP_MIN_CHARS and not _is_title_case(previous)
@@ -192,7 +196,11 @@ def _is_title_case(line: str) -> bool:
 
 
 def _is_structural(line: str) -> bool:
-    return bool(_BYLINE.match(line) or _DATELINE.match(line) or line.startswith(("- ", "* ", "• ")))
+    return bool(_BYLINE.match(line) or _DATELINE.match(line) or _is_list_item(line))
+
+
+def _is_list_item(line: str) -> bool:
+    return line.startswith(("- ", "* ", "• "))
 
 
 def _label_parts(raw: list[_RawParagraph], source_name: str, declared_title: str | None) -> tuple[str, list[Paragraph]]:

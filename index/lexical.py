@@ -138,6 +138,10 @@ class LexicalIndex:
             for word in sorted(self._surface):
                 self._by_initial.setdefault(word[0], []).append(word)
 
+    def unit_stems(self, unit: int) -> list[str]:
+        """The stemmed content words of unit number `unit`."""
+        return self._unit_stems[unit]
+
     def _tokens_by_text(self) -> dict[str, tuple[list[str], list[str]]]:
         return {t: (w, s) for t, w, s in zip(self._texts, self._unit_words, self._unit_stems, strict=True)}
 

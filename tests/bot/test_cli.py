@@ -138,3 +138,41 @@ def test_ingest_shows_what_would_be_indexed_from_a_file_and_a_url(
     assert from_url["date"] == "2025-03-03" and any("nine votes to four" in p for p in from_url["paragraphs"])
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "false")
     assert run_cli("ingest", f"{site}/news")[0] == 1
+
+
+def test_eval_scores_a_squad_file_on_its_own_index(cli_env: Path, tmp_path: Path) -> None:
+    squad = {
+        "data": [
+            {
+                "title": "Lighthouses",
+                "paragraphs": [
+                    {
+                        "context": "The lighthouse keeper lit the lamp at dusk every evening. "
+                        "The tower was painted with red and white stripes.",
+                        "qas": [
+                            {
+                                "question": "How was the tower painted?",
+                                "id": "a",
+                                "is_impossible": False,
+                                "answers": [{"text": "red and white stripes", "answer_start": 0}],
+                            },
+                            {"question": "Who designed the tower?", "id": "b", "is_impossible": True, "answers": []},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "lighthouses.json"
+    path.write_text(json.dumps(squad))
+    code, text = run_cli("eval", str(path), "--json")
+    report = json.loads(text)["report"]
+    assert code == 0 and report["answerable"] == 1 and report["off_topic"] == 1
+    assert report["hits"] == 1 and report["false_abstentions"] == 0
+    assert not cli_env.exists()  # scored on a scratch index; the configured library is untouched
+
+
+def test_ask_json_says_whether_the_answer_is_uncertain(cli_env: Path) -> None:
+    code, text = run_cli("ask", "--json", "why did relations rupture?")
+    answer = json.loads(text)
+    assert code == 0 and answer["uncertain"] is False and not answer["abstained"]

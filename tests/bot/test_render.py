@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +11,7 @@ from citebot.bot.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
+    UNCERTAIN_COLOUR,
     defuse_mentions,
     render_about,
     render_answer,
@@ -125,3 +128,13 @@ def test_a_citation_from_a_web_page_links_to_the_quoted_sentence() -> None:
     link = quote_link("https://ex.org/a(b)?q=1#x", "The vote passed, nine-to-four.")
     assert link == "https://ex.org/a%28b%29?q=1#:~:text=The%20vote%20passed%2C%20nine%2Dto%2Dfour."
     assert f"*[¶2]({link})*" in embed.description
+
+
+def test_an_uncertain_answer_is_shown_as_the_closest_passage_not_as_the_answer() -> None:
+    answer = dataclasses.replace(answer_with("A nearby sentence."), uncertain=True)
+    embed = render_answer(answer)
+    assert embed.description.startswith("**The closest the document comes:**")
+    assert "> A nearby sentence." in embed.description and "not sure" in embed.description
+    assert embed.colour == UNCERTAIN_COLOUR
+    sure = render_answer(answer_with("A nearby sentence."))
+    assert "closest" not in sure.description and sure.colour != UNCERTAIN_COLOUR

@@ -68,7 +68,7 @@ def test_every_citation_is_verbatim_and_one_to_three_sentences(dev_run) -> None:
 def test_dev_set_floors(dev_run) -> None:
     report, outcomes = dev_run
     assert report.answerable >= 30 and report.off_topic >= 8
-    assert report.hit_rate >= 0.9, report
+    assert report.hit_rate >= 0.95, report
     assert report.false_abstentions == 0, [
         o.question.question for o in outcomes if o.question.answerable and o.answer.abstained
     ]
@@ -77,6 +77,8 @@ def test_dev_set_floors(dev_run) -> None:
     assert len(generic) >= 8
     assert all(o.answer.abstained for o in generic), [o.question.question for o in generic if not o.answer.abstained]
     assert report.off_topic_abstention_rate >= 0.85
+    # The near-topic ones that are not abstained are shown as the closest passage, never as the answer.
+    assert report.off_topic_flagged_rate == 1.0, [o.question.question for o in outcomes if not o.flagged]
 
 
 def test_default_policy_is_what_calibration_finds_on_the_dev_set(dev_run) -> None:

@@ -251,3 +251,26 @@ def test_a_line_of_words_with_no_sentence_end_is_cut_into_verbatim_units() -> No
     body = [s.text for s in document.sentences if s.part == "body"]
     assert all(len(u) <= MAX_UNIT_CHARS and u in words for u in body)
     assert " ".join(body) == words
+
+
+def test_hard_wrapped_list_items_stay_one_paragraph() -> None:
+    text = (
+        "Imports\n\nThe name is bound in one of three ways:\n\n"
+        "* If the module name is followed by as, then the name following as\n"
+        "  is bound directly to the imported module.\n\n"
+        "* If no other name is specified, and the module being imported is a\n"
+        "  top level module, the module name is bound in the local namespace.\n"
+        "- A short item.\n"
+        "The next paragraph starts here.\n"
+    )
+    doc = load_document("imports.txt", text.encode())
+    body = [p.text for p in doc.paragraphs if p.part == BODY]
+    assert (
+        "* If the module name is followed by as, then the name following as is bound directly to the imported module."
+        in body
+    )
+    assert (
+        "* If no other name is specified, and the module being imported is a top level module, "
+        "the module name is bound in the local namespace." in body
+    )
+    assert "- A short item." in body and "The next paragraph starts here." in body

@@ -1,0 +1,80 @@
+"""Answer quality on documents nobody here wrote, scored as `citebot eval FILE.json` scores them.
+
+The floors are the figures the ranking reached when it was tuned (README, "Answer quality"); a change
+that lowers one fails here. Each SQuAD article is indexed on its own with the real model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from citebot.index.answer import AnswerPolicy
+from citebot.index.engine import Engine, EngineConfig
+from citebot.index.evaluate import EvalOutcome, calibrate_sure, evaluate, read_questions, read_squad, summarise
+
+from ..conftest import DATA
+
+
+def _run(path: Path, tmp: Path, embedder) -> list[EvalOutcome]:
+    outcomes: list[EvalOutcome] = []
+    for number, article in enumerate(read_squad(path)):
+        document = tmp / f"article-{number}.txt"
+        document.write_text(article.text, "utf-8")
+        engine = Engine(EngineConfig(index_dir=tmp / f"index-{number}", corpus_paths=(document,)), embedder=embedder)
+        engine.ensure_ready()
+        outcomes.extend(evaluate(article.questions, engine.answer)[1])
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def normans(real_embedder, tmp_path_factory) -> list[EvalOutcome]:
+    return _run(DATA / "squad2-dev-normans.json", tmp_path_factory.mktemp("normans"), real_embedder)
+
+
+@pytest.fixture(scope="module")
+def python_statements(real_embedder, tmp_path_factory) -> list[EvalOutcome]:
+    return _run(DATA / "python-statements.squad.json", tmp_path_factory.mktemp("python"), real_embedder)
+
+
+def test_normans_floors(normans: list[EvalOutcome]) -> None:
+    report = summarise(normans)
+    assert (report.answerable, report.off_topic) == (96, 112)
+    assert report.hit_rate >= 0.88, report
+    assert report.top1_rate >= 0.83, report
+    assert report.mean_quote_chars <= 250, report
+    assert report.false_abstentions / report.answerable <= 0.02, report
+    # A confident answer is right first at least 95% of the time…
+    assert report.confident >= 45 and report.confident_precision >= 0.95, report
+    # …and unanswerable questions written to look answerable are flagged far more often than before (0%).
+    assert report.off_topic_flagged_rate >= 0.45, report
+
+
+def test_second_dev_set_floors(python_statements: list[EvalOutcome]) -> None:
+    report = summarise(python_statements)
+    assert report.answerable >= 40 and report.off_topic >= 10
+    assert report.hit_rate >= 0.77, report
+    assert report.top1_rate >= 0.62, report
+    assert report.false_abstentions == 0, report
+    assert report.off_topic_flagged_rate == 1.0, report
+
+
+def test_uncertain_answers_still_quote_verbatim(normans: list[EvalOutcome]) -> None:
+    text = read_squad(DATA / "squad2-dev-normans.json")[0].text
+    uncertain = [o for o in normans if o.answer.uncertain]
+    assert uncertain
+    for outcome in uncertain:
+        assert not outcome.answer.abstained and outcome.answer.citations
+        assert all(c.text in text for c in outcome.answer.citations)
+        assert outcome.answer.to_json()["uncertain"] is True
+
+
+def test_default_sureness_threshold_is_what_calibration_finds_on_the_three_dev_sets(
+    normans: list[EvalOutcome], python_statements: list[EvalOutcome], real_engine: Engine
+) -> None:
+    article = evaluate(read_questions(DATA / "dev_questions.jsonl"), real_engine.answer)[1]
+    policy = AnswerPolicy()
+    band = calibrate_sure(normans + python_statements + article, policy.sureness)
+    assert band.precision >= 0.95
+    assert band.sure_above == pytest.approx(policy.sure_above, abs=0.1)
