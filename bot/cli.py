@@ -223,9 +223,17 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
         path = Path(name)
         per_file[name] = _squad_outcomes(settings, path) if is_squad_file(path) else _dev_set_outcomes(settings, path)
     pooled = [o for outcomes in per_file.values() for o in outcomes]
+    # Follow-ups are scored, but the thresholds are fitted on questions asked on their own.
+    standalone = [o for o in pooled if o.question.after is None]
     # SQuAD's unanswerable questions are on the document's topic: they call for "uncertain", not for
     # an abstention, so only our own dev sets (with off-topic questions) set the abstention threshold.
-    off_topic_sets = [o for name, outcomes in per_file.items() if not is_squad_file(Path(name)) for o in outcomes]
+    off_topic_sets = [
+        o
+        for name, outcomes in per_file.items()
+        if not is_squad_file(Path(name))
+        for o in outcomes
+        if o.question.after is None
+    ]
     result: dict[str, Any] = {
         "report": summarise(pooled).to_json(),  # all files together
         "reports": {name: summarise(o).to_json() for name, o in per_file.items()},
@@ -234,7 +242,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
         policy = settings.engine_config().policy
         has_off_topic = any(not o.question.answerable for o in off_topic_sets)
         result["calibration"] = calibrate(off_topic_sets).__dict__ if has_off_topic else None
-        result["sure_band"] = calibrate_sure(pooled, policy.sureness).__dict__
+        result["sure_band"] = calibrate_sure(standalone, policy.sureness).__dict__
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
         return 0
@@ -262,9 +270,17 @@ def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) 
         f"false abstentions {report.false_abstentions}  mean quote {report.mean_quote_chars:.0f} chars\n"
         f"            confident {report.confident} (right first {report.confident_precision:.1%}), "
         f"uncertain {report.answerable_uncertain}\n"
-        f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} "
-        f"({report.off_topic_abstention_rate:.1%}), abstained or uncertain {report.off_topic_flagged_rate:.1%}\n"
     )
+    if report.off_topic:
+        out.write(
+            f"Off-topic:  {report.off_topic}  abstained {report.off_topic_abstained} "
+            f"({report.off_topic_abstention_rate:.1%}), abstained or uncertain {report.off_topic_flagged_rate:.1%}\n"
+        )
+    if report.follow_ups:
+        out.write(
+            f"Follow-ups: {report.follow_ups}  hit rate {report.follow_up_hit_rate:.1%} as replies "
+            f"(asked on their own: {report.follow_up_alone_hit_rate:.1%})\n"
+        )
     for outcome in outcomes:
         wrong = (outcome.question.answerable and not outcome.hit) or (
             not outcome.question.answerable and not outcome.flagged

@@ -47,6 +47,11 @@ class Citation:
     score: float
     document: str = ""  # the title of the document it is quoted from
     url: str | None = None  # the page that document was fetched from, if it was
+    # Where to find the quote again (e.g. "show the paragraph" after a restart): the document's key
+    # in its library, the paragraph's position in the document, the sentence's position in it.
+    key: str = ""
+    paragraph_index: int = -1
+    ordinal: int = 0
 
     @property
     def label(self) -> str:
@@ -61,7 +66,16 @@ class Citation:
             "score": round(self.score, 4),
             "document": self.document,
             "url": self.url,
+            "key": self.key,
         }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A question and the paragraphs its answer quoted: the context a follow-up is read in."""
+
+    question: str
+    paragraphs: tuple[tuple[str, int], ...] = ()  # (document key, paragraph index)
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,13 @@ class Answer:
     timing_ms: dict[str, float] = field(default_factory=dict)
     # Quoted as the closest passage rather than as the answer: the ranking is not sure of it.
     uncertain: bool = False
+    summary: bool = False  # the document's own summary sentences, not an answer to a question
+
+    def exchange(self) -> Exchange:
+        """What a follow-up to this answer is read against."""
+        cited = tuple(dict.fromkeys((c.key, c.paragraph_index) for c in self.citations if c.key))
+        return Exchange(self.question, cited)
+
     # The titles of the documents searched, so an abstention can name what does not answer.
     searched_titles: tuple[str, ...] = ()
 
@@ -103,6 +124,7 @@ class Answer:
             "source": source,
             "confidence": round(self.confidence, 4),
             "uncertain": self.uncertain,
+            "summary": self.summary,
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
 
@@ -173,7 +195,7 @@ def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: An
         if quoted + length <= policy.max_quote_chars:
             chosen.append(candidate)
             quoted += length
-    picked = [(stored.sentences[c.sentence_id], stored.document_of(c.sentence_id), c.score) for c in chosen]
+    picked = [quoted_from(stored, c.sentence_id, c.score) for c in chosen]
     answer = _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
     return dataclasses.replace(answer, uncertain=policy.sureness(evidence) < policy.sure_above)
 
@@ -192,27 +214,50 @@ def _metadata_stems() -> frozenset[str]:
     return frozenset(stems(words(_METADATA_WORDS)))
 
 
-def answer_metadata(question: str, part: str, documents: tuple[Document, ...], only: int | None) -> Answer | None:
+def answer_metadata(question: str, part: str, stored: StoredIndex, only: int | None) -> Answer | None:
     """Answer "who wrote this?"-style questions from front matter: of the document the question is
     about, or of each document (a few) when that is not clear."""
+    documents = stored.documents
     if only is not None:
-        candidates = [documents[only]]
+        candidates = [only]
     elif len(documents) == 1:
-        candidates = list(documents)
+        candidates = [0]
     else:
-        candidates = _documents_named(question, documents) or list(documents[:MAX_METADATA_DOCUMENTS])
+        candidates = _documents_named(question, documents) or list(range(min(len(documents), MAX_METADATA_DOCUMENTS)))
     picked = []
-    for document in candidates:
+    for number in candidates:
+        document = documents[number]
         sentence = next((s for s in document.sentences if s.part == part), None)
         if sentence is not None:
-            picked.append((sentence, document, 1.0))
+            picked.append(Quoted(sentence, document, stored.document_key(number), 1.0))
     if not picked:
         return None
-    source = picked[0][1].meta if len(picked) == 1 else None
+    source = picked[0].document.meta if len(picked) == 1 else None
     return _answer_from(question, picked, source, 1.0)
 
 
-def _documents_named(question: str, documents: tuple[Document, ...]) -> list[Document]:
+@dataclass(frozen=True)
+class Quoted:
+    """A sentence chosen to be quoted, with its document and that document's key."""
+
+    sentence: Sentence
+    document: Document
+    key: str
+    score: float
+
+    @property
+    def ordinal(self) -> int:
+        """The sentence's position among its paragraph's sentences."""
+        same = [s for s in self.document.sentences if s.paragraph_index == self.sentence.paragraph_index]
+        return same.index(self.sentence) if self.sentence in same else 0
+
+
+def quoted_from(stored: StoredIndex, sentence_id: int, score: float) -> Quoted:
+    number = stored.unit_documents[sentence_id]
+    return Quoted(stored.sentences[sentence_id], stored.documents[number], stored.document_key(number), score)
+
+
+def _documents_named(question: str, documents: tuple[Document, ...]) -> list[int]:
     """The one document whose title shares the most words with the question, if one stands out."""
     asked = set(stems(words(question))) - _metadata_stems()
     if not asked:
@@ -222,7 +267,14 @@ def _documents_named(question: str, documents: tuple[Document, ...]) -> list[Doc
     best, number = overlaps[0]
     if best == 0 or (len(overlaps) > 1 and overlaps[1][0] == best):
         return []
-    return [documents[number]]
+    return [number]
+
+
+def summary_answer(question: str, picked: list[Quoted], source: DocumentMeta | None) -> Answer:
+    """A summary: the chosen sentences quoted in document order, each with its paragraph."""
+    if not picked:
+        return abstain(question, source, 0.0)
+    return dataclasses.replace(_answer_from(question, picked, source, 1.0), summary=True)
 
 
 def abstain(question: str, source: DocumentMeta | None, confidence: float, evidence: Evidence | None = None) -> Answer:
@@ -240,14 +292,25 @@ def abstain(question: str, source: DocumentMeta | None, confidence: float, evide
 
 def _answer_from(
     question: str,
-    picked: list[tuple[Sentence, Document, float]],
+    picked: list[Quoted],
     source: DocumentMeta | None,
     confidence: float,
     evidence: Evidence | None = None,
 ) -> Answer:
     citations = tuple(
-        Citation(n, s.paragraph, s.part, s.text, float(score), document.meta.title, document.meta.url)
-        for n, (s, document, score) in enumerate(picked, start=1)
+        Citation(
+            n,
+            q.sentence.paragraph,
+            q.sentence.part,
+            q.sentence.text,
+            float(q.score),
+            q.document.meta.title,
+            q.document.meta.url,
+            q.key,
+            q.sentence.paragraph_index,
+            q.ordinal,
+        )
+        for n, q in enumerate(picked, start=1)
     )
     text = " ".join(c.text for c in citations)
     return Answer(question, text, False, citations, source, confidence, evidence)

@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .answer import Answer, AnswerPolicy, abstain, answer_metadata, compose, metadata_part
+import numpy as np
+
+from .answer import (
+    Answer,
+    AnswerPolicy,
+    Exchange,
+    Quoted,
+    abstain,
+    answer_metadata,
+    compose,
+    metadata_part,
+    summary_answer,
+)
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
@@ -46,7 +58,7 @@ from .library import (
     library_key,
     summarize,
 )
-from .retrieve import Retriever
+from .retrieve import PREVIOUS_QUESTION_WEIGHT, FollowUp, Retriever
 from .store import (
     BuildInProgress,
     DiskFull,
@@ -61,10 +73,13 @@ from .store import (
     remove_unused_sources,
     sha256_bytes,
 )
+from .summaries import MAX_CENTRAL, asks_for_summary, summary_sentences
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+# A library summary quotes the lede and one central sentence of each of its first documents.
+MAX_SUMMARISED_DOCUMENTS = 5
 
 
 @dataclass(frozen=True)
@@ -540,10 +555,19 @@ class Engine:
         return {p.resolve() for p in paths} == {p.resolve() for p in self.config.corpus_paths}
 
     # ---- answering -----------------------------------------------------------------------
-    def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        *,
+        server_id: int | None = None,
+        document: str | None = None,
+        context: Exchange | None = None,
+    ) -> Answer:
         """Answer one question with verbatim citations from one library, or abstain.
 
         `document` (a document key from the library's summary) limits the answer to that document.
+        `context`, the exchange a follow-up replies to, is read with it ("and the tariffs?").
+        A question that asks what the document is about gets its summary.
         """
         started = time.perf_counter()
         question = clean_question(question)
@@ -552,15 +576,23 @@ class Engine:
         only = _document_index(stored, document)
         part = metadata_part(question)
         if part is not None:
-            meta_answer = answer_metadata(question, part, stored.documents, only)
+            meta_answer = answer_metadata(question, part, stored, only)
             if meta_answer is not None:
                 return _timed(meta_answer, {"total": _ms(started)})
+        if asks_for_summary(question):
+            return _timed(self._summary(live, question, only), {"total": _ms(started)})
+        follow_up = _follow_up(live, context) if context is not None else None
         t0 = time.perf_counter()
-        vector = self.query_embedder.encode([question])[0]
+        if follow_up is None:
+            vector = self.query_embedder.encode([question])[0]
+        else:
+            own, previous = self.query_embedder.encode([question, follow_up.previous_question])
+            vector = _unit(own + PREVIOUS_QUESTION_WEIGHT * previous)
         t1 = time.perf_counter()
-        retrieval = live.retriever.retrieve(question, vector, document=only)
+        retrieval = live.retriever.retrieve(question, vector, document=only, follow_up=follow_up)
         t2 = time.perf_counter()
-        if not retrieval.query_stems and (retrieval.best is None or retrieval.best.dense < 0.5):
+        wordless = not retrieval.query_stems and (retrieval.best is None or retrieval.best.dense < 0.5)
+        if wordless and follow_up is None:
             result = abstain(question, stored.documents[only or 0].meta if stored.documents else None, 0.0)
         else:
             result = compose(question, retrieval, stored, self.config.policy)
@@ -568,6 +600,46 @@ class Engine:
             searched = stored.documents if only is None else (stored.documents[only],)
             result = dataclasses.replace(result, searched_titles=tuple(d.meta.title for d in searched))
         return _timed(result, {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "total": _ms(started)})
+
+    def summarise(self, *, server_id: int | None = None, document: str | None = None) -> Answer:
+        """The summary of one document, or of each document of the library (a few) in its own words."""
+        started = time.perf_counter()
+        live = self.live(server_id)
+        only = _document_index(live.stored, document)
+        return _timed(self._summary(live, "Summary", only), {"total": _ms(started)})
+
+    def _summary(self, live: LiveLibrary, question: str, only: int | None) -> Answer:
+        stored = live.stored
+        numbers = [only] if only is not None else list(range(min(len(stored.documents), MAX_SUMMARISED_DOCUMENTS)))
+        several = len(numbers) > 1
+        picked: list[Quoted] = []
+        for number in numbers:
+            document = stored.documents[number]
+            first, end = live.retriever.spans[number]
+            vectors = np.vstack([stored.vectors.reconstruct(i) for i in range(first, end)]) if end > first else None
+            if vectors is None:
+                continue
+            for sentence in summary_sentences(document, vectors, central=1 if several else MAX_CENTRAL):
+                picked.append(Quoted(sentence, document, stored.document_key(number), 1.0))
+        source = stored.documents[numbers[0]].meta if len(numbers) == 1 and stored.documents else None
+        return summary_answer(question, picked, source)
+
+
+def _follow_up(live: LiveLibrary, context: Exchange) -> FollowUp:
+    """The previous exchange in this library's terms (quoted paragraphs no longer in it are dropped)."""
+    paragraphs = set()
+    for key, paragraph_index in context.paragraphs:
+        number = live.stored.document_number(key)
+        if number is not None:
+            found = live.retriever.paragraph_number(number, paragraph_index)
+            if found is not None:
+                paragraphs.add(found)
+    return FollowUp(context.question, frozenset(paragraphs))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def _within_budget(progress: BuildProgress | None, budget: float, stopping: threading.Event) -> BuildProgress:

@@ -11,16 +11,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
-from .answer import Answer, Evidence
+from .answer import Answer, Evidence, Exchange
 
 
 @dataclass(frozen=True)
 class EvalQuestion:
-    """A question and the phrases a right answer quotes; no phrases means off-topic."""
+    """A question and the phrases a right answer quotes; no phrases means off-topic.
+
+    `after`, when given, makes it a follow-up: that question is asked first, and this one is asked
+    as a reply to its answer.
+    """
 
     question: str
     expect: tuple[str, ...] | None
+    after: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -31,6 +37,12 @@ class EvalQuestion:
 class EvalOutcome:
     question: EvalQuestion
     answer: Answer
+    # For a follow-up: the answer to it asked on its own, without the exchange before it.
+    alone: Answer | None = None
+
+    @property
+    def alone_hit(self) -> bool:
+        return self.alone is not None and EvalOutcome(self.question, self.alone).hit
 
     @property
     def hit(self) -> bool:
@@ -79,6 +91,17 @@ class EvalReport:
     off_topic_uncertain: int = 0  # off-topic questions not abstained but answered as uncertain
     confident: int = 0  # answerable questions answered with confidence
     confident_top1: int = 0  # … whose first citation is right
+    follow_ups: int = 0  # answerable questions asked as replies to an earlier answer
+    follow_up_hits: int = 0
+    follow_up_alone_hits: int = 0  # … hits when the same follow-ups are asked on their own
+
+    @property
+    def follow_up_hit_rate(self) -> float:
+        return self.follow_up_hits / self.follow_ups if self.follow_ups else 0.0
+
+    @property
+    def follow_up_alone_hit_rate(self) -> float:
+        return self.follow_up_alone_hits / self.follow_ups if self.follow_ups else 0.0
 
     @property
     def confident_precision(self) -> float:
@@ -120,12 +143,14 @@ class EvalReport:
             answerable_flagged_rate=round(self.answerable_flagged_rate, 4),
             confident_precision=round(self.confident_precision, 4),
             mean_quote_chars=round(self.mean_quote_chars, 1),
+            follow_up_hit_rate=round(self.follow_up_hit_rate, 4),
+            follow_up_alone_hit_rate=round(self.follow_up_alone_hit_rate, 4),
         )
         return data
 
 
 def read_questions(path: Path) -> list[EvalQuestion]:
-    """Read a JSONL question set: {"question": str, "expect": [phrase, ...] | null} per line."""
+    """Read a JSONL question set: {"question": str, "expect": [phrase, ...] | null, "after"?: str} per line."""
     questions = []
     for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
         if not line.strip():
@@ -135,7 +160,14 @@ def read_questions(path: Path) -> list[EvalQuestion]:
             expect = row.get("expect")
             if isinstance(expect, str):
                 expect = [expect]
-            questions.append(EvalQuestion(str(row["question"]), tuple(expect) if expect is not None else None))
+            after = row.get("after")
+            questions.append(
+                EvalQuestion(
+                    str(row["question"]),
+                    tuple(expect) if expect is not None else None,
+                    str(after) if after is not None else None,
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a question row ({exc})") from exc
     return questions
@@ -174,8 +206,19 @@ def is_squad_file(path: Path) -> bool:
     return path.suffix.lower() == ".json"
 
 
-def evaluate(questions: Iterable[EvalQuestion], ask: Callable[[str], Answer]) -> tuple[EvalReport, list[EvalOutcome]]:
-    outcomes = [EvalOutcome(q, ask(q.question)) for q in questions]
+class Ask(Protocol):
+    def __call__(self, question: str, *, context: Exchange | None = None) -> Answer: ...
+
+
+def evaluate(questions: Iterable[EvalQuestion], ask: Ask) -> tuple[EvalReport, list[EvalOutcome]]:
+    """Ask each question (a follow-up after the question it follows) and score the answers."""
+    outcomes = []
+    for q in questions:
+        if q.after is None:
+            outcomes.append(EvalOutcome(q, ask(q.question)))
+            continue
+        context = ask(q.after).exchange()
+        outcomes.append(EvalOutcome(q, ask(q.question, context=context), alone=ask(q.question)))
     return summarise(outcomes), outcomes
 
 
@@ -184,6 +227,7 @@ def summarise(outcomes: list[EvalOutcome]) -> EvalReport:
     off_topic = [o for o in outcomes if not o.question.answerable]
     answered = [o for o in answerable if not o.answer.abstained]
     confident = [o for o in answered if not o.answer.uncertain]
+    follow_ups = [o for o in answerable if o.question.after is not None]
     return EvalReport(
         answerable=len(answerable),
         off_topic=len(off_topic),
@@ -196,6 +240,9 @@ def summarise(outcomes: list[EvalOutcome]) -> EvalReport:
         off_topic_uncertain=sum(o.answer.uncertain for o in off_topic if not o.answer.abstained),
         confident=len(confident),
         confident_top1=sum(o.top1 for o in confident),
+        follow_ups=len(follow_ups),
+        follow_up_hits=sum(o.hit for o in follow_ups),
+        follow_up_alone_hits=sum(o.alone_hit for o in follow_ups),
     )
 
 

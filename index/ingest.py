@@ -143,7 +143,8 @@ def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
     labels = set()
     for (block, i), (next_block, j) in pairwise(flat):
         line, following = block.lines[i], next_block.lines[j]
-        if len(line.split()) <= 5 and not line.endswith(_TERMINAL) and line in following and line != following:
+        repeats = line in following and line != following and len(following.split()) <= len(line.split()) + 4
+        if len(line.split()) <= 5 and not line.endswith(_TERMINAL) and repeats:
             labels.add((id(block), i))
             dropped.append(line)
     kept: list[_Block] = []

@@ -39,6 +39,22 @@ _LEADING_PRONOUN = re.compile(
 )
 
 
+# A follow-up ("and the tariffs?", "who said that?") is read with the question before it: its words
+# count this much beside the follow-up's own (all of it when the follow-up has no words of its own),
+# and the paragraphs the previous answer quoted rank a little higher.
+PREVIOUS_QUESTION_WEIGHT = 0.35
+FOCUS_WEIGHT = 0.15
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The exchange a follow-up question is read in: the previous question and the paragraphs
+    (numbered as `Retriever.paragraph_number` numbers them) its answer quoted."""
+
+    previous_question: str
+    paragraphs: frozenset[int] = frozenset()
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A sentence that may answer the question, with the evidence for it."""
@@ -89,56 +105,89 @@ class Retriever:
         self._cues: list[SentenceCues] = [sentence_cues(s.text) for s in stored.sentences]
         self._pronoun = [bool(_LEADING_PRONOUN.match(s.text)) for s in stored.sentences]
         self._fragment = [is_fragment(s.text) for s in stored.sentences]
-        self._previous, self._paragraph = _neighbours(stored)
+        self._previous, self._paragraph, self._paragraph_numbers = _neighbours(stored)
         self._paragraph_vectors = _paragraph_means(stored_vectors(stored.vectors), self._paragraph)
 
+    def paragraph_number(self, document: int, paragraph_index: int) -> int | None:
+        """The library-wide number of paragraph `paragraph_index` of document number `document`."""
+        return self._paragraph_numbers.get((document, paragraph_index))
+
     def retrieve(
-        self, question: str, question_vector: np.ndarray, *, k: int = CANDIDATES, document: int | None = None
+        self,
+        question: str,
+        question_vector: np.ndarray,
+        *,
+        k: int = CANDIDATES,
+        document: int | None = None,
+        follow_up: FollowUp | None = None,
     ) -> Retrieval:
-        """Rank the library's sentences, or only those of document number `document`."""
+        """Rank the library's sentences, or only those of document number `document`.
+
+        For a follow-up, `question_vector` already blends in the previous question (see the engine).
+        """
         span = self.spans[document] if document is not None else None
         scores, ids = search(self.stored.vectors, question_vector.reshape(1, -1), k, span=span)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
         match: LexicalMatch = self.lexical.match(question)
-        if span is not None:
-            outside = np.ones(match.scores.shape[0], dtype=bool)
-            outside[span[0] : span[1]] = False
-            match.scores[outside] = 0.0
-        top_lexical = float(match.scores.max()) if match.scores.size else 0.0
-        lexical_ids = np.argsort(-match.scores)[:k] if top_lexical > 0 else np.array([], dtype=np.int64)
-        self._add_dense(dense, [int(i) for i in lexical_ids], question_vector)
+        weights = self._query_weights(match)
+        coverage, query_stems = match.coverage, match.query_stems
+        matches = [match]
+        if follow_up is not None:
+            previous = self.lexical.match(follow_up.previous_question)
+            matches.append(previous)
+            kept = 1.0 - PREVIOUS_QUESTION_WEIGHT if weights else 0.0
+            blended = {stem: kept * w for stem, w in weights.items()}
+            for stem, w in self._query_weights(previous).items():
+                blended[stem] = blended.get(stem, 0.0) + (1.0 - kept) * w
+            weights = blended
+            coverage = kept * match.coverage + (1.0 - kept) * previous.coverage
+            query_stems = tuple(dict.fromkeys((*match.query_stems, *previous.query_stems)))
+        for found in matches:
+            self._add_dense(dense, self._lexical_top(found, k, span), question_vector)
         ranked = [i for i in dense if span is None or span[0] <= i < span[1]]
         # The sentence before one that opens on a pronoun is read as its context, not ranked itself.
         self._add_dense(dense, [int(self._previous[i]) for i in ranked if self._pronoun[i]], question_vector)
         paragraph_dense = self._paragraph_vectors @ question_vector
-        weights = self._query_weights(match)
+        focus = follow_up.paragraphs if follow_up is not None else frozenset()
         kind, asked = answer_kind(question), question_words(question)
         candidates = []
         for sentence_id in ranked:
             sentence = self.stored.sentences[sentence_id]
             if sentence.part in METADATA_ONLY_PARTS:
                 continue
-            own = set(self.lexical.unit_stems(sentence_id))
+            stems_here = set(self.lexical.unit_stems(sentence_id))
             before = self._previous[sentence_id]
-            around = own | set(self.lexical.unit_stems(before)) if before >= 0 else own
-            coverage = sum(w for stem, w in weights.items() if stem in own)
-            context = sum(w for stem, w in weights.items() if stem in around)
+            stems_around = stems_here | set(self.lexical.unit_stems(before)) if before >= 0 else stems_here
+            share = sum(w for stem, w in weights.items() if stem in stems_here)
+            share_around = sum(w for stem, w in weights.items() if stem in stems_around)
             score = (
                 dense[sentence_id]
-                + COVERAGE_WEIGHT * coverage
-                + CONTEXT_WEIGHT * context
+                + COVERAGE_WEIGHT * share
+                + CONTEXT_WEIGHT * share_around
                 + PARAGRAPH_WEIGHT * float(paragraph_dense[self._paragraph[sentence_id]])
                 + ANSWER_KIND_WEIGHT * fit(kind, self._cues[sentence_id], asked)
             )
             if self._pronoun[sentence_id] and before >= 0:
                 score += PRONOUN_WEIGHT * dense[before]
+            if int(self._paragraph[sentence_id]) in focus:
+                score += FOCUS_WEIGHT
             if sentence.part == "title":
                 score -= TITLE_PENALTY
             elif self._fragment[sentence_id]:
                 score -= FRAGMENT_PENALTY
-            candidates.append(Candidate(sentence_id, dense[sentence_id], coverage, score))
+            candidates.append(Candidate(sentence_id, dense[sentence_id], share, score))
         candidates.sort(key=lambda c: c.score, reverse=True)
-        return Retrieval(tuple(candidates), match.coverage, match.query_stems)
+        return Retrieval(tuple(candidates), coverage, query_stems)
+
+    def _lexical_top(self, match: LexicalMatch, k: int, span: tuple[int, int] | None) -> list[int]:
+        """The ids of the `k` best BM25 matches, within `span` when given."""
+        scores = match.scores
+        if span is not None:
+            scores = np.zeros_like(scores)
+            scores[span[0] : span[1]] = match.scores[span[0] : span[1]]
+        if not scores.size or float(scores.max()) <= 0:
+            return []
+        return [int(i) for i in np.argsort(-scores)[:k] if scores[i] > 0]
 
     def _add_dense(self, dense: dict[int, float], ids: list[int], question_vector: np.ndarray) -> None:
         """Dense scores for sentences outside the dense top-k, read back from the index."""
@@ -161,9 +210,9 @@ def is_fragment(text: str) -> bool:
     return len(text.split()) < 8 and not _SENTENCE_END.search(text)
 
 
-def _neighbours(stored: StoredIndex) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(stored: StoredIndex) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int], int]]:
     """For each sentence: the id of the sentence before it in its paragraph (-1 if none), and a
-    paragraph number unique across the library."""
+    paragraph number unique across the library; and those numbers by (document, paragraph index)."""
     count = len(stored.sentences)
     previous = np.full(count, -1, dtype=np.int64)
     paragraph = np.zeros(count, dtype=np.int64)
@@ -172,7 +221,7 @@ def _neighbours(stored: StoredIndex) -> tuple[np.ndarray, np.ndarray]:
         paragraph[number] = keys.setdefault((stored.unit_documents[number], sentence.paragraph_index), len(keys))
         if number > 0 and paragraph[number - 1] == paragraph[number]:
             previous[number] = number - 1
-    return previous, paragraph
+    return previous, paragraph, keys
 
 
 def _paragraph_means(vectors: np.ndarray, paragraph: np.ndarray) -> np.ndarray:

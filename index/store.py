@@ -110,6 +110,18 @@ class StoredIndex:
     def document_of(self, sentence_id: int) -> Document:
         return self.documents[self.unit_documents[sentence_id]]
 
+    def document_key(self, number: int) -> str:
+        """The key (see SourceRecord.key) of document number `number`."""
+        sources = self.manifest.sources
+        return sources[number].key if number < len(sources) else ""
+
+    def document_number(self, key: str) -> int | None:
+        """The number of the document with this key, if the library holds it."""
+        for number, source in enumerate(self.manifest.sources[: len(self.documents)]):
+            if source.key == key:
+                return number
+        return None
+
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
