@@ -25,9 +25,13 @@ from citebot.index.retention import Departures
 
 from .cogs.about import AboutCog
 from .cogs.ask import AskCog
+from .cogs.config import ConfigCog
 from .cogs.docs import DocsCog
+from .cogs.insights import InsightsCog
 from .cogs.reindex import ReindexCog
 from .cogs.retention import RetentionCog
+from .components import persistent_items
+from .conversations import ConversationService
 from .cooldown import Cooldown
 from .messages import reply_for_error
 from .render import render_notice
@@ -50,12 +54,15 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def bot_intents() -> discord.Intents:
-    """No privileged intents: Discord sends a message's text to a bot it mentions, and DMs."""
+def bot_intents(message_content: bool = False) -> discord.Intents:
+    """No privileged intent unless the owner opts in: without Message Content, Discord still sends the
+    text of messages that mention the bot or reply to it (with a ping), of DMs, and of messages that
+    "Ask citebot" is used on; an ask channel and forum posts need it."""
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
     intents.dm_messages = True
+    intents.message_content = message_content
     return intents
 
 
@@ -76,7 +83,7 @@ class CitebotBot(commands.Bot):
         point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=bot_intents(),
+            intents=bot_intents(settings.message_content_intent),
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=CitebotTree,
@@ -86,6 +93,7 @@ class CitebotBot(commands.Bot):
         self.service = AnswerService(
             engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
         )
+        self.conversations = ConversationService(settings.index_dir, settings.keep_questions_days)
         self.downloads: aiohttp.ClientSession | None = None
         self.seen = SeenEvents()
         self._stopping = False
@@ -106,12 +114,21 @@ class CitebotBot(commands.Bot):
         await self.service.start()
         self.downloads = aiohttp.ClientSession()
         cooldown = Cooldown(self.settings.ask_cooldown_seconds)
-        await self.add_cog(AskCog(self, self.service, cooldown, self.seen))
+        self.add_dynamic_items(*persistent_items())  # buttons under answers sent before a restart
+        await self.add_cog(AskCog(self, self.service, self.conversations, cooldown, self.seen))
+        await self.add_cog(InsightsCog(self.conversations))
+        await self.add_cog(ConfigCog(self.conversations, self.settings.message_content_intent))
         await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(DocsCog(self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(AboutCog(self.service))
         await self.add_cog(
-            RetentionCog(self, self.service, Departures(self.settings.index_dir), self.settings.delete_after_leave_days)
+            RetentionCog(
+                self,
+                self.service,
+                self.conversations,
+                Departures(self.settings.index_dir),
+                self.settings.delete_after_leave_days,
+            )
         )
         self.tree.error(self.on_app_command_error)
         await self.sync_commands()
@@ -181,6 +198,7 @@ class CitebotBot(commands.Bot):
         if self.downloads is not None:
             await self.downloads.close()
         self.service.close()
+        self.conversations.close()
 
 
 # Interaction tokens are 15-minute credentials: in webhook and callback URLs, and in the gateway
@@ -335,8 +353,9 @@ async def serve(settings: Settings, **options: Any) -> int:
         return EXIT_FAILED
     except discord.PrivilegedIntentsRequired:
         log.error(
-            "Discord closed the connection (4014): an intent citebot asked for is not enabled for this "
-            "application. Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or remove it."
+            "Discord closed the connection (4014): MESSAGE_CONTENT_INTENT=true asks for the Message Content "
+            "intent, which is not enabled for this application. Turn on Developer Portal → Bot → Privileged "
+            "Gateway Intents → Message Content Intent, or set MESSAGE_CONTENT_INTENT=false."
         )
         return EXIT_INTENTS
     except CitebotError as exc:

@@ -75,6 +75,14 @@ ABSTAIN_HINT = "Try asking about something the documents cover."
 CLOSEST = "The closest the document comes:"
 CLOSEST_NOTE = "I'm not sure this answers your question; it is the nearest passage I found."
 STILL_LOADING = "My index is still loading; try again in a moment."
+SUMMARY_HEADING = "In the document's own words:"
+SHOW_PARAGRAPH = "Show {label}"
+PARAGRAPH_GONE = "That paragraph is no longer in this server's library (the document was changed or removed)."
+VOTE_THANKS = {1: "Thanks — noted 👍.", -1: "Thanks — noted 👎. Admins see answers that missed in /insights."}
+VOTE_CHANGED = {1: "Changed your vote to 👍.", -1: "Changed your vote to 👎."}
+BOTS_DO_NOT_VOTE = "Votes from bots are not counted."
+NO_QUESTION_IN_MESSAGE = "That message has no question in words for me to answer."
+ANSWERED_IN_REPLY = "Answered in a reply to that message."
 HOW_TO_ASK = (
     "Use `/ask question:` or mention me with your question. I answer only with sentences quoted "
     "from the documents, each marked with its paragraph, and I say so when they do not answer."
@@ -107,6 +115,38 @@ SOMETHING_WENT_WRONG = "Sorry, something went wrong. It has been logged."
 
 def input_does_not_fit(detail: str) -> str:
     return f"That input doesn't fit: {detail}. Questions can be up to 1,000 characters."
+
+
+# ---- /config and /insights -----------------------------------------------------------------
+NEEDS_MESSAGE_CONTENT = (
+    "To answer every message in a channel I need to read messages that do not mention me, which takes "
+    "Discord's Message Content intent. The bot's owner has to turn on Developer Portal → Bot → Privileged "
+    "Gateway Intents → Message Content Intent, and set MESSAGE_CONTENT_INTENT=true for citebot, then restart it."
+)
+ASK_CHANNEL_CLEARED = "There is no ask channel any more; members ask with /ask or by mentioning me."
+FORGOTTEN_NONE = "There was nothing to forget: no questions are stored for this server."
+INSIGHTS_NONE = "No questions were asked here in that time."
+
+
+def insights_footer(keep_days: float) -> str:
+    return (
+        f"Questions and votes are kept {keep_days:g} days; members are stored only as salted hashes. "
+        "/insights forget deletes them now."
+    )
+
+
+def ask_channel_set(channel: str) -> str:
+    return f"Every message in {channel} is now a question for me; I answer each in a reply."
+
+
+def forum_set(forum: str, enabled: bool) -> str:
+    if enabled:
+        return f"I'll answer each new post in {forum}, in its thread."
+    return f"I no longer answer new posts in {forum}."
+
+
+def forgotten(rows: int) -> str:
+    return f"Forgotten: every stored question, answer record and vote of this server ({rows:,} records)."
 
 
 # ---- builds (/reindex, /docs add, /docs remove) ------------------------------------------------

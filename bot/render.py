@@ -11,11 +11,13 @@ from pathlib import PurePath
 import discord
 
 from citebot.index.answer import Answer, Citation
-from citebot.index.documents import DocumentMeta
+from citebot.index.documents import DocumentMeta, QuotedParagraph
 from citebot.index.formats import strip_controls
 from citebot.index.library import DocumentSummary, LibrarySummary
 
 from . import messages
+from .conversations import ServerConfig
+from .insights import InsightsReport
 from .messages import citation_label, quote_link, short_title, trim
 
 CONTENT_LIMIT = 2000
@@ -63,7 +65,12 @@ def render_answer(answer: Answer) -> discord.Embed:
         return render_abstention(answer)
     several = len({c.document for c in answer.citations}) > 1 or answer.source is None
     quotes = [f"> {safe_text(c.text)}\n> — *{_linked_label(c, several)}*" for c in answer.citations]
-    if answer.uncertain:
+    if answer.summary:
+        heading = f"**{messages.SUMMARY_HEADING}**\n\n"
+        embed = discord.Embed(
+            description=heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading)), colour=ANSWER_COLOUR
+        )
+    elif answer.uncertain:
         heading = f"**{messages.CLOSEST}**\n\n"
         note = f"\n\n*{messages.CLOSEST_NOTE}*"
         description = heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading) - len(note)) + note
@@ -85,6 +92,58 @@ def render_abstention(answer: Answer) -> discord.Embed:
     )
     embed = discord.Embed(description=trim(description, DESCRIPTION_LIMIT), colour=ABSTAIN_COLOUR)
     embed.set_author(name=trim("Q: " + defuse_mentions(answer.question), TITLE_LIMIT))
+    return embed
+
+
+def render_paragraph(found: QuotedParagraph, ordinal: int) -> discord.Embed:
+    """A whole paragraph around a quote, the quoted sentence in bold (only the one who asked sees it)."""
+    text = found.paragraph.text
+    pieces: list[str] = []
+    position = 0
+    for number, sentence in enumerate(found.sentences):
+        start = text.find(sentence, position)
+        if start < 0:
+            continue
+        pieces.append(safe_text(text[position:start]))
+        piece = safe_text(sentence)
+        pieces.append(f"**{piece}**" if number == ordinal else piece)
+        position = start + len(sentence)
+    pieces.append(safe_text(text[position:]))
+    embed = discord.Embed(description=trim("".join(pieces), DESCRIPTION_LIMIT), colour=ANSWER_COLOUR)
+    embed.title = trim(safe_text(found.meta.title), TITLE_LIMIT)
+    embed.set_footer(text=trim(found.paragraph.label, FOOTER_LIMIT))
+    return embed
+
+
+def render_insights(report: InsightsReport, keep_days: float) -> discord.Embed:
+    """/insights: counts, then what went unanswered and what members rated 👎 (questions made inert)."""
+    embed = discord.Embed(title=f"Questions in the last {report.days} days", colour=ANSWER_COLOUR)
+    if not report.asked:
+        embed.description = messages.INSIGHTS_NONE
+    else:
+        embed.description = (
+            f"**{report.asked:,}** asked · **{report.answered_share:.0%}** answered "
+            f"({report.answered:,}) · {report.uncertain:,} with the closest passage only · "
+            f"{report.abstained:,} not answered"
+        )
+    if report.unanswered:
+        lines = [f"{count}× {safe_text(trim(question, 150))}" for question, count in report.unanswered]
+        embed.add_field(name="Most asked, not answered", value=trim("\n".join(lines), FIELD_LIMIT), inline=False)
+    if report.downvoted:
+        lines = [f"👎 {down} · 👍 {up} — {safe_text(trim(question, 150))}" for question, down, up in report.downvoted]
+        embed.add_field(name="Answers rated 👎", value=trim("\n".join(lines), FIELD_LIMIT), inline=False)
+    embed.set_footer(text=messages.insights_footer(keep_days))
+    return embed
+
+
+def render_config(config: ServerConfig, message_content: bool) -> discord.Embed:
+    embed = discord.Embed(title="Where I answer here", colour=ANSWER_COLOUR)
+    ask_channel = f"<#{config.ask_channel}>" if config.ask_channel else "none"
+    forums = ", ".join(f"<#{f}>" for f in sorted(config.forums)) or "none"
+    embed.add_field(name="Ask channel", value=ask_channel, inline=False)
+    embed.add_field(name="Forums", value=forums, inline=False)
+    if not message_content and (config.ask_channel or config.forums):
+        embed.add_field(name="Not active", value=messages.NEEDS_MESSAGE_CONTENT, inline=False)
     return embed
 
 

@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from citebot.index.answer import Answer
+from citebot.index.answer import Answer, Exchange
 from citebot.index.build import BuildProgress, BuildReport
+from citebot.index.documents import QuotedParagraph
 from citebot.index.engine import Engine
 from citebot.index.library import DocumentSummary, LibrarySummary, library_key
 
@@ -99,11 +100,31 @@ class AnswerService:
         gc.freeze()
         release_free_memory()
 
-    async def answer(self, question: str, *, server_id: int | None = None, document: str | None = None) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        *,
+        server_id: int | None = None,
+        document: str | None = None,
+        context: Exchange | None = None,
+    ) -> Answer:
+        """An answer, read with the exchange it follows up on when there is one."""
         async with self._slots:
             return await self._in(
-                self._answer_pool, self.engine.answer, question, server_id=server_id, document=document
+                self._answer_pool,
+                self.engine.answer,
+                question,
+                server_id=server_id,
+                document=document,
+                context=context,
             )
+
+    async def summarise(self, *, server_id: int | None = None, document: str | None = None) -> Answer:
+        async with self._slots:
+            return await self._in(self._answer_pool, self.engine.summarise, server_id=server_id, document=document)
+
+    async def paragraph(self, key: str, paragraph_index: int, *, server_id: int | None) -> QuotedParagraph | None:
+        return await self._in(self._answer_pool, self.engine.paragraph, key, paragraph_index, server_id=server_id)
 
     async def summary(self, server_id: int | None = None) -> LibrarySummary:
         """What the library answering in this server (or DM) holds; at once when it is in memory."""

@@ -76,6 +76,19 @@ class Settings:
     ask_cooldown_seconds: float = setting(
         5.0, "seconds a member waits between two questions (/ask or mentions)", section="Discord"
     )
+    message_content_intent: bool = setting(
+        False,
+        "ask Discord for the privileged Message Content intent (enable it too in the Developer Portal → Bot); "
+        "needed only for `/config ask-channel`, `/config forum` and for questions in threads that neither "
+        "reply to nor mention the bot",
+        section="Discord",
+    )
+    keep_questions_days: float = setting(
+        30.0,
+        "days questions, answers' quoted paragraphs and votes are kept for follow-ups and `/insights` "
+        "(members only as salted hashes)",
+        section="Discord",
+    )
     max_concurrent_answers: int = setting(
         4, "questions answered at the same time; more wait their turn", section="Discord"
     )
@@ -219,6 +232,8 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be at least 1.")
         if self.build_timeout_seconds <= 0:
             raise SettingsError("BUILD_TIMEOUT_SECONDS must be positive.")
+        if self.keep_questions_days <= 0:
+            raise SettingsError("KEEP_QUESTIONS_DAYS must be more than 0.")
         if self.delete_after_leave_days < 0:
             raise SettingsError("DELETE_AFTER_LEAVE_DAYS must be 0 or more.")
 

@@ -69,3 +69,12 @@ class Document:
     @property
     def body_paragraph_count(self) -> int:
         return sum(1 for p in self.paragraphs if p.part == BODY)
+
+
+@dataclass(frozen=True)
+class QuotedParagraph:
+    """A whole paragraph, to show around a quote: its document, its text, and its sentences in order."""
+
+    meta: DocumentMeta
+    paragraph: Paragraph
+    sentences: tuple[str, ...]

@@ -32,6 +32,7 @@ from .answer import (
     summary_answer,
 )
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
+from .documents import QuotedParagraph
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
     BuildCancelled,
@@ -600,6 +601,19 @@ class Engine:
             searched = stored.documents if only is None else (stored.documents[only],)
             result = dataclasses.replace(result, searched_titles=tuple(d.meta.title for d in searched))
         return _timed(result, {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "total": _ms(started)})
+
+    def paragraph(self, key: str, paragraph_index: int, *, server_id: int | None = None) -> QuotedParagraph | None:
+        """A paragraph of a document of the library answering for `server_id` (None if it is gone)."""
+        stored = self.live(server_id).stored
+        number = stored.document_number(key)
+        if number is None:
+            return None
+        document = stored.documents[number]
+        if not 0 <= paragraph_index < len(document.paragraphs):
+            return None
+        paragraph = document.paragraphs[paragraph_index]
+        sentences = tuple(s.text for s in document.sentences if s.paragraph_index == paragraph_index)
+        return QuotedParagraph(document.meta, paragraph, sentences)
 
     def summarise(self, *, server_id: int | None = None, document: str | None = None) -> Answer:
         """The summary of one document, or of each document of the library (a few) in its own words."""

@@ -1,4 +1,5 @@
-"""Leaving a server: its library is deleted DELETE_AFTER_LEAVE_DAYS after the bot was removed."""
+"""Leaving a server: its library is deleted DELETE_AFTER_LEAVE_DAYS after the bot was removed, with
+its stored questions and settings; and questions older than KEEP_QUESTIONS_DAYS are deleted daily."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from discord.ext import commands, tasks
 
 from citebot.index.retention import Departures
 
+from ..conversations import ConversationService
 from ..service import AnswerService
 
 log = logging.getLogger(__name__)
@@ -17,9 +19,17 @@ log = logging.getLogger(__name__)
 class RetentionCog(commands.Cog):
     """Records departures and returns, and deletes libraries that are due, at start-up and daily."""
 
-    def __init__(self, bot: commands.Bot, service: AnswerService, departures: Departures, keep_days: float) -> None:
+    def __init__(
+        self,
+        bot: commands.Bot,
+        service: AnswerService,
+        conversations: ConversationService,
+        departures: Departures,
+        keep_days: float,
+    ) -> None:
         self.bot = bot
         self.service = service
+        self.conversations = conversations
         self.departures = departures
         self.keep_days = keep_days
 
@@ -53,6 +63,13 @@ class RetentionCog(commands.Cog):
     @tasks.loop(hours=24)
     async def daily(self) -> None:
         await self.delete_due()
+        try:
+            purged = await self.conversations.purge()
+        except Exception:
+            log.exception("Could not delete old questions")
+            return
+        if purged:
+            log.info("Deleted %d stored questions and votes older than %g days.", purged, self.conversations.keep_days)
 
     @daily.before_loop
     async def _wait_until_ready(self) -> None:
@@ -66,5 +83,9 @@ class RetentionCog(commands.Cog):
                 log.exception("Could not delete the library of server %s", server_id)
                 continue
             self.departures.forget(server_id)
+            try:
+                await self.conversations.forget_server(server_id, settings_too=True)
+            except Exception:
+                log.exception("Could not delete the stored questions of server %s", server_id)
             if deleted:
                 log.info("Deleted the library of server %s (left %g+ days ago).", server_id, self.keep_days)

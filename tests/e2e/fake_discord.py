@@ -26,6 +26,9 @@ GUILD_B = 1001
 CHANNEL_B = 2001
 DM_CHANNEL = 3000
 CHANNEL_OF = {GUILD_ID: CHANNEL_ID, GUILD_B: CHANNEL_B}
+# More channels of the first server: a second text channel (for an ask channel) and a forum.
+ASK_CHANNEL = 2010
+FORUM_ID = 2100
 MANAGE_GUILD = 1 << 5
 JSON = "application/json"  # exactly this: discord.py rejects "; charset=utf-8"
 
@@ -83,6 +86,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.messages: dict[str, dict[str, Any]] = {}
+        self.threads: dict[str, dict[str, Any]] = {}
         self.guilds: list[int] = [GUILD_ID, GUILD_B]
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -183,6 +187,7 @@ class FakeDiscord:
                 await ws.close(code=self.close_code_on_identify)
                 return
             self.identifies += 1
+            self.identify_intents = int(payload["d"].get("intents", 0))
             self._seq += 1
             ready = {
                 "v": 10,
@@ -258,7 +263,11 @@ class FakeDiscord:
             return _json(application_payload())
         if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
             return _json(
-                [{**cmd, "id": snowflake(), "application_id": str(APP_ID), "version": "1"} for cmd in body or []]
+                # Discord answers every command with a description ("" for context-menu commands).
+                [
+                    {"description": "", **cmd, "id": snowflake(), "application_id": str(APP_ID), "version": "1"}
+                    for cmd in body or []
+                ]
             )
         if method == "GET" and parts[0] == "applications" and parts[-1] == "commands":
             return _json([])
@@ -266,6 +275,11 @@ class FakeDiscord:
             return web.Response(status=204)
         if method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
             return _json(self._store_message(parts[1], body))
+        if method == "POST" and parts[0] == "channels" and parts[-1] == "threads" and len(parts) == 5:
+            return _json(await self._start_thread(parts[3], int(parts[1]), body["name"], owner_id=BOT_ID))
+        if method == "GET" and parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages":
+            found = next((m for m in self.messages.values() if m["id"] == parts[3]), None)
+            return _json(found) if found else _json({"message": "Unknown Message", "code": 10008}, status=404)
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
             return self._interaction_callback(parts[1], body)
         if parts[0] == "webhooks":
@@ -339,9 +353,15 @@ class FakeDiscord:
         mention_bot: bool = True,
         channel_id: int | None = None,
         guild_id: int | None = GUILD_ID,
+        reply_to: dict[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> str:
-        """Dispatch MESSAGE_CREATE for a member's message (a DM when guild_id is None); returns its id."""
-        message_id = snowflake()
+        """Dispatch MESSAGE_CREATE for a member's message (a DM when guild_id is None); returns its id.
+
+        `reply_to` makes it a reply to that message; with `mention_bot` the reply pings the bot, as
+        Discord's default reply does, otherwise it does not.
+        """
+        message_id = message_id or snowflake()
         author = user(author_id, f"member{author_id}", bot=bot_author)
         channel = channel_id or (CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL)
         data: dict[str, Any] = {
@@ -362,6 +382,14 @@ class FakeDiscord:
             "flags": 0,
             "components": [],
         }
+        if reply_to is not None:
+            data["type"] = 19
+            data["message_reference"] = {
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                **({"guild_id": str(guild_id)} if guild_id is not None else {}),
+            }
+            data["referenced_message"] = reply_to
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
             data["member"] = {
@@ -387,18 +415,34 @@ class FakeDiscord:
     ) -> str:
         """Dispatch INTERACTION_CREATE for a slash command (kind 4: autocomplete; a DM when guild_id is
         None); returns the interaction token. A name "docs add" is the subcommand add of /docs."""
-        interaction_id = snowflake()
-        token = f"itoken-{interaction_id}"
-        if not hasattr(self, "_tokens"):
-            self._tokens: dict[str, str] = {}
-        self._tokens[interaction_id] = token
         group, _, sub = name.partition(" ")
         if sub:
             options = [{"name": sub, "type": 1, "options": options or []}]
         data: dict[str, Any] = {"id": snowflake(), "name": group, "type": 1, "options": options or []}
         if resolved:
             data["resolved"] = resolved
+        return await self._interaction(kind, data, permissions=permissions, user_id=user_id, guild_id=guild_id)
+
+    async def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        permissions: int = 0,
+        user_id: int = 555,
+        guild_id: int | None = GUILD_ID,
+        message: dict[str, Any] | None = None,
+        bot_user: bool = False,
+    ) -> str:
+        """Dispatch INTERACTION_CREATE; returns the interaction token."""
+        interaction_id = snowflake()
+        token = f"itoken-{interaction_id}"
+        if not hasattr(self, "_tokens"):
+            self._tokens: dict[str, str] = {}
+        self._tokens[interaction_id] = token
         channel_id = CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL
+        if message is not None:
+            channel_id = int(message["channel_id"])
         payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": str(APP_ID),
@@ -413,7 +457,9 @@ class FakeDiscord:
             "entitlements": [],
             "context": 0 if guild_id is not None else 1,
         }
-        member_user = user(user_id, f"member{user_id}")
+        if message is not None:
+            payload["message"] = message
+        member_user = user(user_id, f"member{user_id}", bot=bot_user)
         if guild_id is None:
             payload["user"] = member_user
             payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [member_user]}
@@ -443,6 +489,69 @@ class FakeDiscord:
             }
         await self.send_event("INTERACTION_CREATE", payload)
         return token
+
+    async def _start_thread(self, message_id: str, parent_id: int, name: str, *, owner_id: int) -> dict[str, Any]:
+        """A thread started from a message takes that message's id, as on Discord."""
+        thread = thread_payload(message_id, parent_id, name, owner_id=owner_id)
+        self.threads[message_id] = thread
+        await self.send_event("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    async def member_starts_thread(self, message_id: str, name: str, *, user_id: int = 555) -> str:
+        """A member starts a thread from a message (for example one of the bot's answers)."""
+        await self._start_thread(message_id, CHANNEL_ID, name, owner_id=user_id)
+        return message_id
+
+    async def forum_post(self, title: str, body: str, *, user_id: int = 555) -> str:
+        """A member posts in the forum: the thread, then its first message (same id)."""
+        post_id = snowflake()
+        thread = thread_payload(post_id, FORUM_ID, title, owner_id=user_id)
+        self.threads[post_id] = thread
+        starter = {
+            **message_payload(post_id, {"content": body}),
+            "id": post_id,
+            "author": user(user_id, f"member{user_id}"),
+        }
+        self.messages[f"forum:{post_id}"] = starter
+        await self.send_event("THREAD_CREATE", {**thread, "newly_created": True})
+        await self.mention(body, author_id=user_id, mention_bot=False, channel_id=int(post_id), message_id=post_id)
+        return post_id
+
+    def in_channel(self, channel_id: int | str) -> list[dict[str, Any]]:
+        """What the bot posted in a channel or thread."""
+        return [m for k, m in self.messages.items() if k.startswith(f"channel:{channel_id}:")]
+
+    async def click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user_id: int = 555,
+        bot_user: bool = False,
+        guild_id: int | None = GUILD_ID,
+    ) -> str:
+        """A member clicks a button (a component interaction, type 3) on one of the bot's messages."""
+        return await self._interaction(
+            3,
+            {"custom_id": custom_id, "component_type": 2},
+            user_id=user_id,
+            guild_id=guild_id,
+            message=message,
+            bot_user=bot_user,
+        )
+
+    async def message_command(
+        self, name: str, target: dict[str, Any], *, user_id: int = 555, guild_id: int | None = GUILD_ID
+    ) -> str:
+        """A member uses a message context-menu command (Apps → name) on `target`."""
+        data = {
+            "id": snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return await self._interaction(2, data, user_id=user_id, guild_id=guild_id)
 
     def attachment(
         self, name: str, data: bytes, *, declared_size: int | None = None
@@ -506,20 +615,12 @@ def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
                 "flags": 0,
             }
         ],
-        "channels": [
-            {
-                "id": str(channel_id),
-                "type": 0,
-                "name": "general",
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-                "last_message_id": None,
-                "rate_limit_per_user": 0,
-            }
-        ],
+        "channels": [channel_payload(channel_id, "general")]
+        + (
+            [channel_payload(ASK_CHANNEL, "questions"), channel_payload(FORUM_ID, "help", kind=15)]
+            if guild_id == GUILD_ID
+            else []
+        ),
         "members": [
             {
                 "user": BOT_USER,
@@ -530,6 +631,49 @@ def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
                 "mute": False,
             }
         ],
+    }
+
+
+def channel_payload(channel_id: int, name: str, *, kind: int = 0) -> dict[str, Any]:
+    """A guild text channel (kind 0) or forum channel (kind 15)."""
+    channel: dict[str, Any] = {
+        "id": str(channel_id),
+        "type": kind,
+        "name": name,
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+    }
+    if kind == 15:
+        channel.update(available_tags=[], default_reaction_emoji=None, flags=0, default_sort_order=None)
+    return channel
+
+
+def thread_payload(
+    thread_id: str, parent_id: int, name: str, *, owner_id: int, guild_id: int = GUILD_ID
+) -> dict[str, Any]:
+    return {
+        "id": thread_id,
+        "type": 11,
+        "guild_id": str(guild_id),
+        "parent_id": str(parent_id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-01-01T00:00:00+00:00",
+            "locked": False,
+        },
     }
 
 
@@ -569,7 +713,7 @@ def message_payload(channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "pinned": False,
         "type": 0,
         "flags": int(body.get("flags") or 0),
-        "components": [],
+        "components": body.get("components") or [],
         "allowed_mentions": body.get("allowed_mentions"),
         "message_reference": body.get("message_reference"),
     }

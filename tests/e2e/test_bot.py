@@ -18,13 +18,20 @@ async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: Citeb
     (sync,) = server.calls("PUT", "/applications/")
     assert sync.path == "/applications/4242/commands"
     commands = {c["name"]: c for c in sync.body}
-    assert set(commands) == {"ask", "reindex", "about", "docs"}
+    assert set(commands) == {"ask", "summary", "reindex", "about", "docs", "insights", "config", "Ask citebot"}
+    assert commands["Ask citebot"]["type"] == 3  # a message context-menu command (Apps → Ask citebot)
+    for admin in ("insights", "config"):
+        assert str(commands[admin]["default_member_permissions"]) == str(MANAGE_GUILD)
+        assert commands[admin]["contexts"] == [0]
+    assert {o["name"] for o in commands["insights"]["options"]} == {"show", "forget"}
+    assert {o["name"] for o in commands["config"]["options"]} == {"ask-channel", "forum", "show"}
     assert {o["name"] for o in commands["docs"]["options"]} == {"add", "list", "remove"}
     assert commands["docs"]["contexts"] == [0]  # servers only
     ask_options = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask_options["question"]["type"] == 3 and ask_options["question"]["required"] is True
     assert ask_options["private"]["type"] == 5
     assert ask_options["document"]["type"] == 3 and ask_options["document"]["autocomplete"] is True
+    assert ask_options["thread"]["type"] == 5
     assert str(commands["reindex"]["default_member_permissions"]) == str(MANAGE_GUILD)
     assert commands["reindex"]["options"][0]["type"] == 11  # attachment
     assert commands["about"]["default_member_permissions"] is None

@@ -77,7 +77,9 @@ def test_a_follow_up_is_read_with_the_question_before_it(real_engine: Engine) ->
     follow = real_engine.answer("and the executive?", context=first.exchange())
     assert not follow.abstained
     assert any("two large houses in Vancouver" in c.text for c in follow.citations)
-    who = real_engine.answer("who said that?", context=real_engine.answer("are the tariffs being negotiated?").exchange())
+    who = real_engine.answer(
+        "who said that?", context=real_engine.answer("are the tariffs being negotiated?").exchange()
+    )
     assert "two officials briefed on the talks said" in who.citations[0].text
 
 
