@@ -37,6 +37,8 @@ def render_plain(answer: Answer) -> str:
     lines = [f"{c.text} [{citation_label(c, with_document=several)}]" for c in answer.citations]
     if answer.uncertain:
         lines.insert(0, messages.CLOSEST)
+    elif answer.summary:
+        lines.insert(0, messages.SUMMARY_HEADING)
     if source:
         byline = ", ".join(x for x in (f"“{source.title}”", source.author, source.date) if x)
         lines.append(f"— {byline}")
@@ -81,6 +83,12 @@ def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
     server = args.server
     engine.ensure_ready(progress=_progress_bar(), server_id=server)
+    if args.after:
+        # A follow-up, as a reply to the answer of --after in Discord.
+        context = engine.answer(args.after, server_id=server).exchange()
+        answer = engine.answer(args.question, server_id=server, context=context)
+        out.write((json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_plain(answer)) + "\n")
+        return 0
     if args.question == "-":
         for line in sys.stdin:
             if not line.strip():
@@ -321,6 +329,42 @@ def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
     return outcomes
 
 
+def cmd_summary(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(settings)
+    engine.ensure_ready(progress=_progress_bar(), server_id=args.server)
+    answer = engine.summarise(server_id=args.server, document=args.document)
+    out.write((json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_plain(answer)) + "\n")
+    return 0
+
+
+def cmd_insights(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from .conversations import DAY, ConversationStore
+    from .insights import build_report
+
+    store = ConversationStore(settings.index_dir)
+    try:
+        if args.forget:
+            out.write(messages.forgotten(store.forget_server(args.server)) + "\n")
+            return 0
+        report = build_report(store.asked_since(args.server, time.time() - args.days * DAY), args.days)
+    finally:
+        store.close()
+    if args.json:
+        out.write(json.dumps(dataclasses.asdict(report), ensure_ascii=False) + "\n")
+        return 0
+    out.write(
+        f"Last {report.days} days: {report.asked} asked, {report.answered_share:.0%} answered ({report.answered}), "
+        f"{report.uncertain} with the closest passage only, {report.abstained} not answered\n"
+    )
+    for question, count in report.unanswered:
+        out.write(strip_controls(f"  not answered {count}×: {question}\n"))
+    for question, down, up in report.downvoted:
+        out.write(strip_controls(f"  rated 👎 {down} · 👍 {up}: {question}\n"))
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from .settings import env_example, settings_markdown
 
@@ -343,7 +387,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--server", type=int, help="answer from this server's library (default: the default library)")
+    ask.add_argument("--after", metavar="QUESTION", help="ask as a follow-up to the answer of QUESTION")
     ask.set_defaults(handler=cmd_ask)
+
+    summary = sub.add_parser("summary", help="a document's summary in its own words (default: each document)")
+    summary.add_argument("--server", type=int, help="this server's library (default: the default library)")
+    summary.add_argument("--document", metavar="KEY", help="one document (its key from `citebot docs list`)")
+    summary.add_argument("--json", action="store_true")
+    summary.set_defaults(handler=cmd_summary)
+
+    insights = sub.add_parser("insights", help="what members of a server asked, as /insights shows it")
+    insights.add_argument("--server", type=int, required=True)
+    insights.add_argument("--days", type=int, choices=(7, 30), default=7)
+    insights.add_argument("--forget", action="store_true", help="delete the server's stored questions and votes")
+    insights.add_argument("--json", action="store_true")
+    insights.set_defaults(handler=cmd_insights)
 
     index = sub.add_parser("index", help="build or inspect the index")
     index_sub = index.add_subparsers(dest="index_command", required=True)

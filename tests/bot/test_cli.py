@@ -176,3 +176,32 @@ def test_ask_json_says_whether_the_answer_is_uncertain(cli_env: Path) -> None:
     code, text = run_cli("ask", "--json", "why did relations rupture?")
     answer = json.loads(text)
     assert code == 0 and answer["uncertain"] is False and not answer["abstained"]
+
+
+def test_summary_and_follow_up_from_the_terminal(cli_env: Path) -> None:
+    code, text = run_cli("summary")
+    assert code == 0 and text.startswith("In the document's own words:") and "[standfirst]" in text and "[¶1]" in text
+    code, text = run_cli("ask", "--json", "--after", "why did relations rupture?", "and the executive?")
+    answer = json.loads(text)
+    assert code == 0 and any("two large houses" in c["text"] for c in answer["citations"])
+
+
+def test_insights_from_the_terminal_read_what_the_bot_stored(cli_env: Path) -> None:
+    from citebot.bot.conversations import ConversationStore
+    from citebot.index.answer import Answer
+
+    store = ConversationStore(cli_env)
+    store.record(
+        message_id=1,
+        server_id=9,
+        channel_id=2,
+        member_id=3,
+        answer=Answer("capital of australia?", "", True, (), None, 0.1),
+    )
+    store.close()
+    code, text = run_cli("insights", "--server", "9")
+    assert code == 0 and "1 asked, 0% answered" in text and "not answered 1×: capital of australia?" in text
+    code, text = run_cli("insights", "--server", "9", "--forget")
+    assert code == 0 and text.startswith("Forgotten:")
+    code, text = run_cli("insights", "--server", "9", "--json")
+    assert json.loads(text)["asked"] == 0
