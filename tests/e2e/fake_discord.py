@@ -78,6 +78,7 @@ class FakeDiscord:
         self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to give
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 401s (expired tokens) to give
         self.outage_until: dict[str, float] = {}  # path prefix -> until when (monotonic) writes get 502
+        self.forbidden: set[str] = set()  # path prefixes where the bot may not post (403 Missing Permissions)
         self.identifies = 0
         self.resumes = 0
         self._sockets: list[web.WebSocketResponse] = []
@@ -249,6 +250,8 @@ class FakeDiscord:
         for prefix, until in list(self.outage_until.items()):
             if path.startswith(prefix) and request.method in ("POST", "PATCH") and time.monotonic() < until:
                 return _json({"message": "502: Bad Gateway", "code": 0}, status=502)
+        if request.method == "POST" and any(path.startswith(prefix) for prefix in self.forbidden):
+            return _json({"message": "Missing Permissions", "code": 50013}, status=403)
         for prefix, count in list(self.fail_next.items()):
             if count and path.startswith(prefix):
                 self.fail_next[prefix] = count - 1

@@ -100,6 +100,12 @@ async def test_a_reply_to_an_answer_is_read_with_that_exchange(server: FakeDisco
     follow_id = await server.mention("and the executive?", reply_to=answer)  # a reply pings the bot
     (reply,) = await server.wait_for(lambda: replies_to(server, follow_id), timeout=30)
     assert "two large houses in Vancouver" in descriptions(reply)
+    # In a DM too: a reply to the bot's answer goes on from it.
+    dm_first = await server.mention("who did china detain?", guild_id=None, mention_bot=False)
+    (dm_answer,) = await server.wait_for(lambda: replies_to(server, dm_first), timeout=30)
+    dm_follow = await server.mention("why?", guild_id=None, mention_bot=False, reply_to=dm_answer)
+    (dm_reply,) = await server.wait_for(lambda: replies_to(server, dm_follow), timeout=30)
+    assert "after Canada arrested a Chinese business executive" in descriptions(dm_reply)
     # The same words with no exchange before them are not enough to answer.
     alone_id = await server.mention("<@4242> when?")
     (alone,) = await server.wait_for(lambda: replies_to(server, alone_id), timeout=30)
@@ -167,6 +173,12 @@ async def test_ask_citebot_on_a_message_replies_to_it(server: FakeDiscord, bot: 
     assert RUPTURE in descriptions(reply) and buttons(reply)
     (note,) = await server.wait_for(lambda: server.followups(token), timeout=30)
     assert note["content"] == messages.ANSWERED_IN_REPLY and note["flags"] & 64
+    # Where the bot may not post, the answer goes to the member who asked, privately.
+    server.forbidden.add(f"/channels/{CHANNEL_ID}/messages")
+    private = await server.message_command("Ask citebot", {**member_message, "id": "777003"})
+    (answer,) = await server.wait_for(lambda: server.followups(private), timeout=30)
+    assert RUPTURE in descriptions(answer) and answer["flags"] & 64
+    assert not replies_to(server, "777003")
     empty = await server.message_command("Ask citebot", {**member_message, "id": "777002", "content": "👍"})
     response = await callback(server, empty)
     assert response["data"]["content"] == messages.NO_QUESTION_IN_MESSAGE and response["data"]["flags"] & 64
