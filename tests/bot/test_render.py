@@ -138,3 +138,31 @@ def test_an_uncertain_answer_is_shown_as_the_closest_passage_not_as_the_answer()
     assert embed.colour == UNCERTAIN_COLOUR
     sure = render_answer(answer_with("A nearby sentence."))
     assert "closest" not in sure.description and sure.colour != UNCERTAIN_COLOUR
+
+
+def test_a_summary_is_headed_as_the_documents_own_words() -> None:
+    embed = render_answer(dataclasses.replace(answer_with("First.", "Second."), summary=True))
+    assert embed.description.startswith("**In the document's own words:**") and "*¶2*" in embed.description
+
+
+def test_the_shown_paragraph_bolds_the_quoted_sentence_and_stays_inert() -> None:
+    from citebot.bot.render import render_paragraph
+    from citebot.index.documents import Paragraph, QuotedParagraph
+
+    paragraph = Paragraph("body", 3, "First one. Ping @everyone *here*. Last.")
+    found = QuotedParagraph(META, paragraph, ("First one.", "Ping @everyone *here*.", "Last."))
+    embed = render_paragraph(found, 1)
+    assert embed.description == "First one. **Ping @\u200beveryone \\*here\\*.** Last."
+    assert embed.footer.text == "¶3"
+
+
+def test_insights_render_within_limits_and_make_questions_inert() -> None:
+    from citebot.bot.insights import InsightsReport
+    from citebot.bot.render import render_insights
+
+    long = "why " * 400 + "@everyone"
+    report = InsightsReport(7, 12, 6, 2, 4, ((long, 3), ("capital?", 1)), ((long, 2, 1),))
+    embed = render_insights(report, 30)
+    assert embed.description.startswith("**12** asked · **50%** answered (6)")
+    assert all(len(f.value) <= 1024 for f in embed.fields) and len(embed) <= EMBED_TOTAL_LIMIT
+    assert "@everyone" not in str(embed.to_dict())

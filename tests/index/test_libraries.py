@@ -160,3 +160,18 @@ def test_departures_come_due_after_the_retention_period(tmp_path: Path) -> None:
     departures.returned(SERVER)
     assert departures.due(30, now=1000.0 + 60 * DAY) == [OTHER]
     assert departures.due(0, now=1000.0 + 20 * DAY) == [OTHER]
+
+
+def test_a_library_summary_quotes_each_document_and_one_document_can_be_asked_for(engine: Engine) -> None:
+    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.add_document(SERVER, "bakery.txt", BAKERY)
+    both = engine.summarise(server_id=SERVER)
+    assert both.summary and {c.document for c in both.citations} == {"Harbour Vote", "Bakery Opens"}
+    bakery = next(d for d in engine.summary(SERVER).documents if d.title == "Bakery Opens")
+    one = engine.summarise(server_id=SERVER, document=bakery.key)
+    assert [c.text for c in one.citations] == [
+        "A new bakery on Main Street sells rye bread and cardamom buns every morning."
+    ]
+    assert engine.answer("tl;dr", server_id=SERVER, document=bakery.key).citations == one.citations
+    with pytest.raises(UnknownDocument):
+        engine.summarise(server_id=SERVER, document="0000")
