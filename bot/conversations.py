@@ -244,6 +244,8 @@ class ConversationService:
         self._directory = directory
         self._store: ConversationStore | None = None
         self._closed = False
+        # Read on every message in a server that mentions no one: kept here, changed only by /config.
+        self._configs: dict[int, ServerConfig] = {}
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def call() -> T:
@@ -269,18 +271,24 @@ class ConversationService:
         return await self._run(ConversationStore.asked_since, server_id, since)
 
     async def forget_server(self, server_id: int, *, settings_too: bool = False) -> int:
+        if settings_too:
+            self._configs.pop(server_id, None)
         return await self._run(ConversationStore.forget_server, server_id, settings_too=settings_too)
 
     async def purge(self) -> int:
         return await self._run(ConversationStore.purge_older_than, self.keep_days)
 
     async def config(self, server_id: int) -> ServerConfig:
-        return await self._run(ConversationStore.config, server_id)
+        if server_id not in self._configs:
+            self._configs[server_id] = await self._run(ConversationStore.config, server_id)
+        return self._configs[server_id]
 
     async def set_ask_channel(self, server_id: int, channel_id: int | None) -> None:
+        self._configs.pop(server_id, None)
         await self._run(ConversationStore.set_ask_channel, server_id, channel_id)
 
     async def set_forum(self, server_id: int, forum_id: int, enabled: bool) -> None:
+        self._configs.pop(server_id, None)
         await self._run(ConversationStore.set_forum, server_id, forum_id, enabled)
 
     def close(self) -> None:

@@ -207,11 +207,15 @@ class AskCog(commands.Cog):
         if not self.seen.first_time(message.id):
             log.info("Message %s delivered again; already handled.", message.id)
             return
+        question = re.sub(_BOT_MENTION.format(id=me.id), " ", message.content).strip()
+        has_words = any(ch.isalnum() for ch in question)
+        direct = message.guild is None or me in message.mentions or message.reference is not None
+        if not has_words and not direct:
+            return  # most messages: not for the bot (and without Message Content, their text is empty)
         addressed, context = await self._addressed(message, me)
         if not addressed:
             return
-        question = re.sub(_BOT_MENTION.format(id=me.id), " ", message.content).strip()
-        if not any(ch.isalnum() for ch in question):
+        if not has_words:
             if addressed == "mention":  # a bare mention gets a hint; elsewhere, wordless messages are left be
                 await message.reply(render_notice(messages.ask_prompt(me.name)), mention_author=False)
             return
