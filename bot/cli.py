@@ -86,8 +86,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     if args.after:
         # A follow-up, as a reply to the answer of --after in Discord.
         context = engine.answer(args.after, server_id=server).exchange()
-        answer = engine.answer(args.question, server_id=server, context=context)
-        out.write((json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_plain(answer)) + "\n")
+        _write_answer(engine.answer(args.question, server_id=server, context=context), args.json, out)
         return 0
     if args.question == "-":
         for line in sys.stdin:
@@ -224,12 +223,19 @@ def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from citebot.index.evaluate import calibrate, calibrate_sure, is_squad_file, summarise
+    from citebot.index.evaluate import calibrate, calibrate_sure, evaluate, is_squad_file, read_questions, summarise
 
     per_file: dict[str, list[EvalOutcome]] = {}
+    library: Engine | None = None  # the configured library, loaded once for every .jsonl set
     for name in args.files:
         path = Path(name)
-        per_file[name] = _squad_outcomes(settings, path) if is_squad_file(path) else _dev_set_outcomes(settings, path)
+        if is_squad_file(path):
+            per_file[name] = _squad_outcomes(settings, path)
+            continue
+        if library is None:
+            library = _engine(settings)
+            library.ensure_ready(progress=_progress_bar())
+        per_file[name] = evaluate(read_questions(path), library.answer)[1]
     pooled = [o for outcomes in per_file.values() for o in outcomes]
     # Follow-ups are scored, but the thresholds are fitted on questions asked on their own.
     standalone = [o for o in pooled if o.question.after is None]
@@ -298,14 +304,6 @@ def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) 
             out.write(f"  miss: {outcome.question.question!r} -> {quoted}\n")
 
 
-def _dev_set_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
-    from citebot.index.evaluate import evaluate, read_questions
-
-    engine = _engine(settings)
-    engine.ensure_ready(progress=_progress_bar())
-    return evaluate(read_questions(path), engine.answer)[1]
-
-
 def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
     """Each article indexed on its own, in a scratch index folder, and asked its questions."""
     from citebot.index.engine import Engine
@@ -332,9 +330,12 @@ def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
 def cmd_summary(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
     engine.ensure_ready(progress=_progress_bar(), server_id=args.server)
-    answer = engine.summarise(server_id=args.server, document=args.document)
-    out.write((json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_plain(answer)) + "\n")
+    _write_answer(engine.summarise(server_id=args.server, document=args.document), args.json, out)
     return 0
+
+
+def _write_answer(answer: Answer, as_json: bool, out: TextIO) -> None:
+    out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else render_plain(answer)) + "\n")
 
 
 def cmd_insights(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

@@ -164,15 +164,15 @@ class ConversationStore:
         self, *, message_id: int, server_id: int | None, member_id: int, vote: int, now: float | None = None
     ) -> bool:
         """Record a member's vote on an answer; True if it changed an earlier vote of theirs."""
-        member = self.member_hash(member_id)
+        member, value = self.member_hash(member_id), 1 if vote > 0 else -1
         earlier = self._db.execute(
             "SELECT vote FROM votes WHERE message_id = ? AND member = ?", (message_id, member)
         ).fetchone()
         self._db.execute(
             "INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?, ?)",
-            (message_id, member, server_id, 1 if vote > 0 else -1, time.time() if now is None else now),
+            (message_id, member, server_id, value, time.time() if now is None else now),
         )
-        return earlier is not None and earlier[0] != (1 if vote > 0 else -1)
+        return earlier is not None and earlier[0] != value
 
     # ---- insights ------------------------------------------------------------------------
     def asked_since(self, server_id: int, since: float) -> list[Asked]:
@@ -271,9 +271,10 @@ class ConversationService:
         return await self._run(ConversationStore.asked_since, server_id, since)
 
     async def forget_server(self, server_id: int, *, settings_too: bool = False) -> int:
+        deleted = await self._run(ConversationStore.forget_server, server_id, settings_too=settings_too)
         if settings_too:
             self._configs.pop(server_id, None)
-        return await self._run(ConversationStore.forget_server, server_id, settings_too=settings_too)
+        return deleted
 
     async def purge(self) -> int:
         return await self._run(ConversationStore.purge_older_than, self.keep_days)
@@ -283,13 +284,14 @@ class ConversationService:
             self._configs[server_id] = await self._run(ConversationStore.config, server_id)
         return self._configs[server_id]
 
+    # The cached copy is dropped once the write is done, so a read queued before it cannot stay cached.
     async def set_ask_channel(self, server_id: int, channel_id: int | None) -> None:
-        self._configs.pop(server_id, None)
         await self._run(ConversationStore.set_ask_channel, server_id, channel_id)
+        self._configs.pop(server_id, None)
 
     async def set_forum(self, server_id: int, forum_id: int, enabled: bool) -> None:
-        self._configs.pop(server_id, None)
         await self._run(ConversationStore.set_forum, server_id, forum_id, enabled)
+        self._configs.pop(server_id, None)
 
     def close(self) -> None:
         """Close the file after the queued work (once; the bot may be closed twice)."""

@@ -65,18 +65,13 @@ def render_answer(answer: Answer) -> discord.Embed:
         return render_abstention(answer)
     several = len({c.document for c in answer.citations}) > 1 or answer.source is None
     quotes = [f"> {safe_text(c.text)}\n> — *{_linked_label(c, several)}*" for c in answer.citations]
+    heading, note, colour = "", "", ANSWER_COLOUR
     if answer.summary:
         heading = f"**{messages.SUMMARY_HEADING}**\n\n"
-        embed = discord.Embed(
-            description=heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading)), colour=ANSWER_COLOUR
-        )
     elif answer.uncertain:
-        heading = f"**{messages.CLOSEST}**\n\n"
-        note = f"\n\n*{messages.CLOSEST_NOTE}*"
-        description = heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading) - len(note)) + note
-        embed = discord.Embed(description=description, colour=UNCERTAIN_COLOUR)
-    else:
-        embed = discord.Embed(description=_fit_quotes(quotes, DESCRIPTION_LIMIT), colour=ANSWER_COLOUR)
+        heading, note, colour = f"**{messages.CLOSEST}**\n\n", f"\n\n*{messages.CLOSEST_NOTE}*", UNCERTAIN_COLOUR
+    description = heading + _fit_quotes(quotes, DESCRIPTION_LIMIT - len(heading) - len(note)) + note
+    embed = discord.Embed(description=description, colour=colour)
     if answer.source is not None:
         embed.title = trim(safe_text(answer.source.title), TITLE_LIMIT)
         footer = source_line(answer.source)

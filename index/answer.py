@@ -104,13 +104,13 @@ class Answer:
     uncertain: bool = False
     summary: bool = False  # the document's own summary sentences, not an answer to a question
 
+    # The titles of the documents searched, so an abstention can name what does not answer.
+    searched_titles: tuple[str, ...] = ()
+
     def exchange(self) -> Exchange:
         """What a follow-up to this answer is read against."""
         cited = tuple(dict.fromkeys((c.key, c.paragraph_index) for c in self.citations if c.key))
         return Exchange(self.question, cited)
-
-    # The titles of the documents searched, so an abstention can name what does not answer.
-    searched_titles: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         source = {"title": "", "author": None, "date": None}

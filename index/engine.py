@@ -630,9 +630,9 @@ class Engine:
         for number in numbers:
             document = stored.documents[number]
             first, end = live.retriever.spans[number]
-            vectors = np.vstack([stored.vectors.reconstruct(i) for i in range(first, end)]) if end > first else None
-            if vectors is None:
+            if end <= first:
                 continue
+            vectors = np.vstack([stored.vectors.reconstruct(i) for i in range(first, end)])
             for sentence in summary_sentences(document, vectors, central=1 if several else MAX_CENTRAL):
                 picked.append(Quoted(sentence, document, stored.document_key(number), 1.0))
         source = stored.documents[numbers[0]].meta if len(numbers) == 1 and stored.documents else None

@@ -227,8 +227,7 @@ def _neighbours(stored: StoredIndex) -> tuple[np.ndarray, np.ndarray, dict[tuple
 def _paragraph_means(vectors: np.ndarray, paragraph: np.ndarray) -> np.ndarray:
     """One unit vector per paragraph: the normalised mean of its sentence vectors."""
     count = int(paragraph.max()) + 1 if paragraph.size else 0
-    sums = np.zeros((count, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
-    if count:
-        np.add.at(sums, paragraph, vectors)
+    sums = np.zeros((count, vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, paragraph, vectors)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return sums / np.where(norms > 0, norms, 1.0)

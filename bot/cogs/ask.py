@@ -5,6 +5,7 @@ questions to this server's library, and follow-ups into questions read with the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -229,9 +230,9 @@ class AskCog(commands.Cog):
         for it (ask channel) or in such threads; without the Message Content intent their text is
         empty unless they reply to or mention the bot, and they are left alone.
         """
-        if isinstance(message.channel, discord.DMChannel) or message.guild is None:
-            return "mention", await self._replied_exchange(message, me)
         replied = await self._replied_exchange(message, me)
+        if isinstance(message.channel, discord.DMChannel) or message.guild is None:
+            return "mention", replied
         if replied is not None:
             return "reply", replied
         mentioned = me in message.mentions
@@ -265,21 +266,38 @@ class AskCog(commands.Cog):
         if not self.service.accepting:
             await message.reply(messages.RESTARTING, mention_author=False)
             return
-        server_id = message.guild.id if message.guild is not None else None
         async with self.service.work():  # from here on, a stop waits for this answer to be sent
-            try:
-                with contextlib.suppress(discord.HTTPException):  # typing is a courtesy; the answer is not
-                    await message.channel.typing()
-                answer = await self.service.answer(question, server_id=server_id, context=context)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-                notice = render_notice(reply_for_error(exc, Context.ANSWER))
-                await deliver(lambda: message.reply(notice, mention_author=False), what="a notice")
-                return
-            embed, view = render_answer(answer), answer_view(answer)
-            sent = await deliver(
-                lambda: message.reply(embed=embed, view=_or_missing(view), mention_author=False), what="an answer"
+            with contextlib.suppress(discord.HTTPException):  # typing is a courtesy; the answer is not
+                await message.channel.typing()
+            await self._answer_in_channel(
+                question,
+                context,
+                send=functools.partial(message.reply, mention_author=False),
+                server_id=message.guild.id if message.guild is not None else None,
+                channel_id=message.channel.id,
+                member_id=message.author.id,
             )
-            await self._remember(sent, message.channel.id, message.author.id, server_id, answer)
+
+    async def _answer_in_channel(
+        self,
+        question: str,
+        context: Exchange | None,
+        *,
+        send: Callable[..., Awaitable[discord.Message]],
+        server_id: int | None,
+        channel_id: int,
+        member_id: int,
+    ) -> None:
+        """Answer and post with `send` (a reply, or a message in a thread), and remember the exchange."""
+        try:
+            answer = await self.service.answer(question, server_id=server_id, context=context)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+            notice = render_notice(reply_for_error(exc, Context.ANSWER))
+            await deliver(lambda: send(notice), what="a notice")
+            return
+        embed, view = render_answer(answer), answer_view(answer)
+        sent = await deliver(lambda: send(embed=embed, view=_or_missing(view)), what="an answer")
+        await self._remember(sent, channel_id, member_id, server_id, answer)
 
     # ---- forum posts -------------------------------------------------------------------------
     @commands.Cog.listener()
@@ -304,16 +322,14 @@ class AskCog(commands.Cog):
         if not self.service.accepting:
             return
         async with self.service.work():
-            try:
-                answer = await self.service.answer(question, server_id=thread.guild.id)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-                notice = render_notice(reply_for_error(exc, Context.ANSWER))
-                await deliver(lambda: thread.send(notice), what="a notice")
-                return
-            embed, view = render_answer(answer), answer_view(answer)
-            sent = await deliver(lambda: thread.send(embed=embed, view=_or_missing(view)), what="an answer")
-            member_id = starter.author.id if starter is not None else (thread.owner_id or 0)
-            await self._remember(sent, thread.id, member_id, thread.guild.id, answer)
+            await self._answer_in_channel(
+                question,
+                None,
+                send=thread.send,
+                server_id=thread.guild.id,
+                channel_id=thread.id,
+                member_id=starter.author.id if starter is not None else (thread.owner_id or 0),
+            )
 
 
 def _thread_name(question: str) -> str:

@@ -365,26 +365,10 @@ class FakeDiscord:
         Discord's default reply does, otherwise it does not.
         """
         message_id = message_id or snowflake()
-        author = user(author_id, f"member{author_id}", bot=bot_author)
         channel = channel_id or (CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL)
-        data: dict[str, Any] = {
-            "id": message_id,
-            "channel_id": str(channel),
-            "author": author,
-            "content": content,
-            "timestamp": "2026-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [BOT_USER] if mention_bot else [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
-            "components": [],
-        }
+        data = member_message(
+            message_id, channel, content, author_id=author_id, bot_author=bot_author, mention_bot=mention_bot
+        )
         if reply_to is not None:
             data["type"] = 19
             data["message_reference"] = {
@@ -510,12 +494,7 @@ class FakeDiscord:
         post_id = snowflake()
         thread = thread_payload(post_id, FORUM_ID, title, owner_id=user_id)
         self.threads[post_id] = thread
-        starter = {
-            **message_payload(post_id, {"content": body}),
-            "id": post_id,
-            "author": user(user_id, f"member{user_id}"),
-        }
-        self.messages[f"forum:{post_id}"] = starter
+        self.messages[f"forum:{post_id}"] = member_message(post_id, int(post_id), body, author_id=user_id)
         await self.send_event("THREAD_CREATE", {**thread, "newly_created": True})
         await self.mention(body, author_id=user_id, mention_bot=False, channel_id=int(post_id), message_id=post_id)
         return post_id
@@ -571,6 +550,36 @@ class FakeDiscord:
             "content_type": "text/plain",
         }
         return [{"name": "file", "type": 11, "value": attachment_id}], {"attachments": {attachment_id: info}}
+
+
+def member_message(
+    message_id: str,
+    channel_id: int,
+    content: str,
+    *,
+    author_id: int = 555,
+    bot_author: bool = False,
+    mention_bot: bool = False,
+) -> dict[str, Any]:
+    """A message a member wrote, as Discord sends it (MESSAGE_CREATE, or a resolved message)."""
+    return {
+        "id": message_id,
+        "channel_id": str(channel_id),
+        "author": user(author_id, f"member{author_id}", bot=bot_author),
+        "content": content,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [BOT_USER] if mention_bot else [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "type": 0,
+        "flags": 0,
+        "components": [],
+    }
 
 
 def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from citebot.bot.client import CitebotBot
 from citebot.bot.settings import Settings
 
 from .conftest import running_bot, with_settings
-from .fake_discord import ASK_CHANNEL, CHANNEL_ID, FORUM_ID, MANAGE_GUILD, FakeDiscord
+from .fake_discord import ASK_CHANNEL, CHANNEL_ID, FORUM_ID, MANAGE_GUILD, FakeDiscord, member_message
 from .helpers import RUPTURE, ask, descriptions, replies_to
 
 CUSTOM_ID = re.compile(r"^citebot:(p:[0-9a-f]+:\d+:\d+|v:(up|down))$")
@@ -150,36 +150,21 @@ async def test_a_member_thread_from_an_answer_goes_on_from_it(server: FakeDiscor
 
 # ---- Ask citebot on a message ----------------------------------------------------------------------
 async def test_ask_citebot_on_a_message_replies_to_it(server: FakeDiscord, bot: CitebotBot) -> None:
-    member_message = {
-        "id": "777001",
-        "channel_id": str(CHANNEL_ID),
-        "author": {"id": "556", "username": "member556", "discriminator": "0", "avatar": None, "global_name": None},
-        "content": "does anyone know why relations between canada and china broke down?",
-        "timestamp": "2026-01-01T00:00:00+00:00",
-        "edited_timestamp": None,
-        "tts": False,
-        "mention_everyone": False,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": [],
-        "pinned": False,
-        "type": 0,
-        "flags": 0,
-        "components": [],
-    }
-    token = await server.message_command("Ask citebot", member_message)
+    target = member_message(
+        "777001", CHANNEL_ID, "does anyone know why relations between canada and china broke down?", author_id=556
+    )
+    token = await server.message_command("Ask citebot", target)
     (reply,) = await server.wait_for(lambda: replies_to(server, "777001"), timeout=30)
     assert RUPTURE in descriptions(reply) and buttons(reply)
     (note,) = await server.wait_for(lambda: server.followups(token), timeout=30)
     assert note["content"] == messages.ANSWERED_IN_REPLY and note["flags"] & 64
     # Where the bot may not post, the answer goes to the member who asked, privately.
     server.forbidden.add(f"/channels/{CHANNEL_ID}/messages")
-    private = await server.message_command("Ask citebot", {**member_message, "id": "777003"})
+    private = await server.message_command("Ask citebot", {**target, "id": "777003"})
     (answer,) = await server.wait_for(lambda: server.followups(private), timeout=30)
     assert RUPTURE in descriptions(answer) and answer["flags"] & 64
     assert not replies_to(server, "777003")
-    empty = await server.message_command("Ask citebot", {**member_message, "id": "777002", "content": "👍"})
+    empty = await server.message_command("Ask citebot", {**target, "id": "777002", "content": "👍"})
     response = await callback(server, empty)
     assert response["data"]["content"] == messages.NO_QUESTION_IN_MESSAGE and response["data"]["flags"] & 64
 
