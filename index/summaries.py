@@ -13,6 +13,7 @@ import numpy as np
 
 from .documents import BODY, Document, Sentence
 
+_DOCUMENT_WORDS = r"(article|document|documents|docs?|story|piece|page|text)"
 # "What is this about?", "summarize", "tl;dr", "main points", "give me the gist"…
 _ASKS_SUMMARY = re.compile(
     r"^\W*(can\s+you\s+|could\s+you\s+|please\s+|pls\s+)?("
@@ -21,9 +22,7 @@ _ASKS_SUMMARY = re.compile(
     r"(give\s+me\s+)?(the\s+|a\s+)?(short\s+|quick\s+|brief\s+)?(summary|rundown|gist|overview)|"
     r"(what'?s|what\s+(is|are))\s+{subject}\s+(about|saying)|"
     r"what\s+(does|do)\s+{subject}\s+say"
-    r")\b".replace(
-        "{subject}", r"(this|that|it|these|the)(\s+(article|document|documents|docs?|story|piece|page|text))?"
-    ),
+    r")\b".replace("{subject}", r"(this|that|it|these|the)(\s+" + _DOCUMENT_WORDS + ")?"),
     re.IGNORECASE,
 )
 # Beyond a few words, "summarize the tariff dispute" asks about a topic, not for the whole document.
@@ -44,8 +43,10 @@ def asks_for_summary(question: str) -> bool:
     if match is None:
         return False
     rest = text[match.end() :].strip(" ?.!").lower()
-    # "summary of the article", "tl;dr please" — but not "summary of the tariff talks".
-    return not rest or bool(re.fullmatch(r"((of|for)\s+)?(it|this|that|the\s+\w+)?\s*(please|pls)?", rest))
+    # "summary of the article", "tl;dr please" — but not "summarize the tariffs": that asks about a topic.
+    return not rest or bool(
+        re.fullmatch(r"((of|for)\s+)?(it|this|that|(the|this)\s+" + _DOCUMENT_WORDS + r")?\s*(please|pls)?", rest)
+    )
 
 
 def summary_sentences(document: Document, vectors: np.ndarray, *, central: int = MAX_CENTRAL) -> list[Sentence]:

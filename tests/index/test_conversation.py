@@ -17,6 +17,7 @@ from ..conftest import ARTICLE_TEXT, DATA
     [
         "summarize",
         "Summarise the article",
+        "summary of this document please",
         "tl;dr",
         "TLDR please",
         "what is this about?",
@@ -38,6 +39,7 @@ def test_summary_requests_are_recognised(question: str) -> None:
     [
         "why did relations rupture?",
         "summarize the tariff negotiations",
+        "summarize the tariffs",
         "what does it say about tariffs?",
         "what is the main point of contention over canola?",
         "who wrote this?",
