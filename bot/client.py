@@ -180,7 +180,9 @@ class CitebotBot(commands.Bot):
 
     # ---- errors ------------------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """Every failure gets a short reply; unexpected ones also go to the log with a traceback."""
+        """Every failure gets a short reply; unexpected ones also go to the log with a traceback.
+
+        Commands with nothing to add to the reply let their failures reach here rather than catch them."""
         text = reply_for_error(error)
         try:
             if interaction.response.is_done():

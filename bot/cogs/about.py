@@ -6,8 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..messages import reply_for_error
-from ..render import render_about, render_notice
+from ..render import render_about
 from ..service import AnswerService
 
 
@@ -17,9 +16,5 @@ class AboutCog(commands.Cog):
 
     @app_commands.command(name="about", description="What documents I know here, and how to ask me about them.")
     async def about(self, interaction: discord.Interaction) -> None:
-        try:
-            summary = await self.service.summary(interaction.guild_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.response.send_message(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        summary = await self.service.summary(interaction.guild_id)
         await interaction.response.send_message(embed=render_about(summary), ephemeral=True)

@@ -8,8 +8,7 @@ from discord.ext import commands
 
 from .. import messages
 from ..conversations import ConversationService
-from ..messages import reply_for_error
-from ..render import render_config, render_notice
+from ..render import render_config
 
 
 @app_commands.guild_only()
@@ -31,11 +30,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Where
         if channel is not None and not self.message_content:
             await interaction.response.send_message(messages.NEEDS_MESSAGE_CONTENT, ephemeral=True)
             return
-        try:
-            await self.conversations.set_ask_channel(interaction.guild_id, channel.id if channel else None)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.response.send_message(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        await self.conversations.set_ask_channel(interaction.guild_id, channel.id if channel else None)
         text = messages.ask_channel_set(channel.mention) if channel else messages.ASK_CHANNEL_CLEARED
         await interaction.response.send_message(text, ephemeral=True)
 
@@ -49,11 +44,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Where
         if enabled and not self.message_content:
             await interaction.response.send_message(messages.NEEDS_MESSAGE_CONTENT, ephemeral=True)
             return
-        try:
-            await self.conversations.set_forum(interaction.guild_id, channel.id, enabled)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.response.send_message(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        await self.conversations.set_forum(interaction.guild_id, channel.id, enabled)
         await interaction.response.send_message(messages.forum_set(channel.mention, enabled), ephemeral=True)
 
     @app_commands.command(name="show", description="Where I answer in this server.")

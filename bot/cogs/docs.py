@@ -34,11 +34,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.command(name="list", description="The documents I answer from in this server.")
     async def list_documents(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            summary = await self.service.summary(interaction.guild_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.followup.send(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        summary = await self.service.summary(interaction.guild_id)
         await interaction.followup.send(embed=render_document_list(summary), ephemeral=True)
 
     @app_commands.command(name="add", description="Add a document to this server's library.")

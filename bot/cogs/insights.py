@@ -12,8 +12,7 @@ from discord.ext import commands
 from .. import messages
 from ..conversations import DAY, ConversationService
 from ..insights import build_report
-from ..messages import reply_for_error
-from ..render import render_insights, render_notice
+from ..render import render_insights
 
 
 @app_commands.guild_only()
@@ -31,11 +30,7 @@ class InsightsCog(
     async def show(self, interaction: discord.Interaction, days: Literal[7, 30] = 7) -> None:
         assert interaction.guild_id is not None  # guild_only
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            asked = await self.conversations.asked_since(interaction.guild_id, time.time() - days * DAY)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.followup.send(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        asked = await self.conversations.asked_since(interaction.guild_id, time.time() - days * DAY)
         report = build_report(asked, days)
         await interaction.followup.send(embed=render_insights(report, self.conversations.keep_days), ephemeral=True)
 
@@ -46,9 +41,5 @@ class InsightsCog(
     async def forget(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            rows = await self.conversations.forget_server(interaction.guild_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            await interaction.followup.send(render_notice(reply_for_error(exc)), ephemeral=True)
-            return
+        rows = await self.conversations.forget_server(interaction.guild_id)
         await interaction.followup.send(messages.forgotten(rows) if rows else messages.FORGOTTEN_NONE, ephemeral=True)

@@ -264,3 +264,23 @@ async def test_expired_interaction_token_during_reindex_falls_back_to_the_channe
     )
     assert "<@555>" in notice["content"] and [str(u) for u in notice["allowed_mentions"]["users"]] == ["555"]
     assert server.original(token) is not None  # only the deferral itself went through
+
+
+async def test_a_failing_command_is_answered_by_the_one_error_handler(
+    server: FakeDiscord, bot: CitebotBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from citebot.index.errors import CitebotError
+
+    async def unavailable(server_id: int | None = None) -> None:
+        raise CitebotError("the index is being repaired")
+
+    monkeypatch.setattr(bot.service, "summary", unavailable)
+    token = await server.slash("about")  # answered at once: the error is the first response
+    interaction_id = token.removeprefix("itoken-")
+    (call,) = await server.wait_for(lambda: server.calls("POST", f"/interactions/{interaction_id}/"))
+    assert call.body["type"] == 4 and call.body["data"]["flags"] & 64
+    assert "Sorry, I can't do that right now: the index is being repaired" in call.body["data"]["content"]
+    token = await server.slash("docs list")  # deferred first: the error comes as the follow-up
+    (followup,) = await server.wait_for(lambda: server.followups(token))
+    assert "Sorry, I can't do that right now: the index is being repaired" in followup["content"]
+    assert followup["flags"] & 64
