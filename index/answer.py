@@ -31,6 +31,10 @@ class AnswerPolicy:
     # A further sentence is quoted only if it ranks within this of the best one, and fits the budget.
     follow_margin: float = 0.3
     max_quote_chars: int = 450
+    # An answer it is not sure of shows the closest passages, this many however far apart their
+    # scores (the right one is often second), within a larger budget.
+    closest_citations: int = 2
+    max_closest_chars: int = 1000
 
     def sureness(self, evidence: Evidence) -> float:
         return evidence.score + self.margin_weight * evidence.margin
@@ -177,16 +181,27 @@ def evidence_of(retrieval: Retrieval) -> Evidence:
 def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> Answer:
     """Quote the best one to `max_citations` sentences, or abstain below `min_confidence`.
 
-    Further sentences are quoted only when they rank close to the best one and stay within the quote
-    budget; they may come from other documents of the library, and each citation names its document.
-    An answer the ranking is not sure of is marked `uncertain`.
+    A sure answer quotes further sentences only when they rank close to the best one and stay within
+    the quote budget. An answer the ranking is not sure of is marked `uncertain` and shows the two
+    closest passages, since the right one is then often the second. Quotes may come from several
+    documents of the library; each citation names its document.
     """
     confidence = confidence_of(retrieval, policy)
     evidence = evidence_of(retrieval)
     best = retrieval.best
     if best is None or confidence < policy.min_confidence:
         return abstain(question, stored.document_of(best.sentence_id).meta if best else None, confidence, evidence)
-    chosen: list[Candidate] = [best]
+    uncertain = policy.sureness(evidence) < policy.sure_above
+    chosen = _closest(retrieval, stored, policy) if uncertain else _close_to_best(retrieval, stored, policy)
+    picked = [quoted_from(stored, c.sentence_id, c.score) for c in chosen]
+    answer = _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
+    return dataclasses.replace(answer, uncertain=uncertain)
+
+
+def _close_to_best(retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> list[Candidate]:
+    """The best sentence, and further ones that rank within `follow_margin` of it and fit the budget."""
+    best = retrieval.candidates[0]
+    chosen = [best]
     quoted = len(stored.sentences[best.sentence_id].text)
     for candidate in retrieval.candidates[1:]:
         if len(chosen) >= policy.max_citations or best.score - candidate.score > policy.follow_margin:
@@ -195,9 +210,20 @@ def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: An
         if quoted + length <= policy.max_quote_chars:
             chosen.append(candidate)
             quoted += length
-    picked = [quoted_from(stored, c.sentence_id, c.score) for c in chosen]
-    answer = _answer_from(question, picked, stored.document_of(best.sentence_id).meta, confidence, evidence)
-    return dataclasses.replace(answer, uncertain=policy.sureness(evidence) < policy.sure_above)
+    return chosen
+
+
+def _closest(retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> list[Candidate]:
+    """The `closest_citations` best sentences, as many as fit `max_closest_chars` (the first always)."""
+    chosen: list[Candidate] = []
+    quoted = 0
+    for candidate in retrieval.candidates[: policy.closest_citations]:
+        length = len(stored.sentences[candidate.sentence_id].text)
+        if chosen and quoted + length > policy.max_closest_chars:
+            break
+        chosen.append(candidate)
+        quoted += length
+    return chosen
 
 
 # At most this many documents are named when "who wrote it?" does not say which document it means.

@@ -28,6 +28,7 @@ from .documents import Document, Paragraph, Sentence
 from .embed import Embedder
 from .errors import DocumentRejected
 from .ingest import INGEST_VERSION, load_document, split_paragraph
+from .related import WordVectors, build_related_terms
 from .store import (
     IndexManifest,
     SourceRecord,
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 BuildProgress = Callable[[str, int, int], None]
 
 EMBEDDINGS = "embeddings"
+_WORD_VECTORS = "words.npz"  # in the embedding cache: the vectors of the library's words (related.py)
 _SPLIT_CHUNK = 256
 _PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more than it saves
 
@@ -185,6 +187,8 @@ class IndexBuilder:
             documents, matrix = _join(len(sources), parts)
             if not documents or matrix.shape[0] == 0:
                 raise DocumentRejected("No article text is left after removing page furniture.")
+            texts = (s.text for document in documents for s in document.sentences)
+            related = build_related_terms(texts, self.embedder, cache.words, batch_size=self.options.batch_size)
             report("writing", 0, 1)
             self._before_write()
             vectors, kind, params = build_vector_index(matrix, approximate_from=self.options.approximate_from)
@@ -198,6 +202,7 @@ class IndexBuilder:
                 index_params=params,
                 sources=records,
                 build_seconds=time.perf_counter() - started,
+                related=related,
                 on_step=on_step,
             )
             # Only what the live index needs stays on disk.
@@ -256,6 +261,10 @@ class EmbeddingCache:
         self.directory = directory / key
         self.root = directory
 
+    @property
+    def words(self) -> WordVectors:
+        return WordVectors(self.directory / _WORD_VECTORS)
+
     def _paths(self, digest: str) -> tuple[Path, Path]:
         return self.directory / f"{digest}.json", self.directory / f"{digest}.npy"
 
@@ -297,6 +306,8 @@ class EmbeddingCache:
                 _remove_tree(entry)
         if self.directory.is_dir():
             for entry in self.directory.iterdir():
+                if entry.name == _WORD_VECTORS:
+                    continue
                 if entry.name.split(".")[0] not in digests or entry.name.startswith("."):
                     with contextlib.suppress(OSError):
                         entry.unlink()

@@ -265,6 +265,9 @@ class Engine:
         configured = {str(p.resolve()) for p in self.config.corpus_paths}
         if configured != {s.path for s in sources if s.origin == "configured"}:
             return "the configured corpus differs from the indexed one"
+        if "related_terms" not in stored.manifest.counts:
+            # Built by an earlier version; the embedding cache makes the rebuild embed only words.
+            return "it was built before related terms were kept"
         for source in sources:
             path = Path(source.path)
             if source.origin == "configured" and path.exists() and sha256_bytes(path.read_bytes()) != source.sha256:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cues import SentenceCues, answer_kind, fit, question_words, sentence_cues
-from .lexical import LexicalIndex, LexicalMatch
+from .lexical import LexicalIndex, LexicalMatch, stems, words
 from .store import StoredIndex
 from .vectors import search, stored_vectors
 
@@ -25,6 +25,9 @@ CONTEXT_WEIGHT = 0.5  # the same share over the sentence and the one before it i
 PARAGRAPH_WEIGHT = 0.5  # dense similarity of the paragraph (the mean of its sentence vectors)
 PRONOUN_WEIGHT = 0.5  # for a sentence opening on "It"/"They"…: the dense score of the sentence before
 ANSWER_KIND_WEIGHT = 0.2  # +/- when the sentence can/cannot hold a date, number or name asked for
+# For each question word the sentence lacks: its weight times the cosine of the closest related word
+# (related.py) the sentence has. Words that typo repair guessed are not expanded: a guess of a guess.
+RELATED_WEIGHT = 0.8
 # A headline shares words with most questions but rarely answers them; it ranks a little lower.
 TITLE_PENALTY = 0.5
 # A heading or a line of code ("The raise statement", "return expression") names a topic but
@@ -130,6 +133,7 @@ class Retriever:
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
         match: LexicalMatch = self.lexical.match(question)
         weights = self._query_weights(match)
+        written = [question, follow_up.previous_question] if follow_up is not None else [question]
         coverage, query_stems = match.coverage, match.query_stems
         matches = [match]
         if follow_up is not None:
@@ -150,6 +154,7 @@ class Retriever:
         paragraph_dense = self._paragraph_vectors @ question_vector
         focus = follow_up.paragraphs if follow_up is not None else frozenset()
         kind, asked = answer_kind(question), question_words(question)
+        related = self._related(weights, written)
         candidates = []
         for sentence_id in ranked:
             sentence = self.stored.sentences[sentence_id]
@@ -160,10 +165,16 @@ class Retriever:
             stems_around = stems_here | set(self.lexical.unit_stems(before)) if before >= 0 else stems_here
             share = sum(w for stem, w in weights.items() if stem in stems_here)
             share_around = sum(w for stem, w in weights.items() if stem in stems_around)
+            related_share = sum(
+                weights[stem] * max((value for other, value in near if other in stems_here), default=0.0)
+                for stem, near in related.items()
+                if stem not in stems_here
+            )
             score = (
                 dense[sentence_id]
                 + COVERAGE_WEIGHT * share
                 + CONTEXT_WEIGHT * share_around
+                + RELATED_WEIGHT * related_share
                 + PARAGRAPH_WEIGHT * float(paragraph_dense[self._paragraph[sentence_id]])
                 + ANSWER_KIND_WEIGHT * fit(kind, self._cues[sentence_id], asked)
             )
@@ -196,6 +207,12 @@ class Retriever:
             vectors = np.vstack([self.stored.vectors.reconstruct(i) for i in missing])
             for i, value in zip(missing, vectors @ question_vector, strict=True):
                 dense[i] = float(value)
+
+    def _related(self, weights: dict[str, float], texts: list[str]) -> dict[str, tuple[tuple[str, float], ...]]:
+        """The related words of each weighted question stem that the asker wrote (not typo-repaired)."""
+        written = {stem for text in texts for stem in stems(words(text))}
+        table = self.stored.related
+        return {stem: table[stem] for stem in weights if stem in written and stem in table}
 
     def _query_weights(self, match: LexicalMatch) -> dict[str, float]:
         """Each distinct question stem's share of the question's idf mass (words the corpus lacks count too)."""

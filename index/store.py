@@ -27,6 +27,7 @@ from typing import Any
 from .documents import Document, DocumentMeta, Paragraph, Sentence
 from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
 from .formats import TEXT_EXTENSIONS
+from .related import RelatedTerms, related_from_json, related_to_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -106,6 +107,8 @@ class StoredIndex:
     unit_documents: tuple[int, ...]  # document index of each sentence, by sentence id
     vectors: Any  # faiss.Index
     path: Path
+    # Each word stem of the library with the stems of its related words (see related.py).
+    related: RelatedTerms = field(default_factory=dict)
 
     def document_of(self, sentence_id: int) -> Document:
         return self.documents[self.unit_documents[sentence_id]]
@@ -185,6 +188,7 @@ def write_index(
     index_params: dict[str, Any],
     sources: list[SourceRecord],
     build_seconds: float,
+    related: RelatedTerms | None = None,
     on_step: WriteStep | None = None,
 ) -> StoredIndex:
     """Write a complete new build and make it live atomically; returns it, as held in memory.
@@ -203,7 +207,8 @@ def write_index(
         tmp.mkdir()
         step("start")
 
-        units_bytes = json.dumps(documents_to_json(documents), ensure_ascii=False).encode("utf-8")
+        units = {**documents_to_json(documents), "related": related_to_json(related or {})}
+        units_bytes = json.dumps(units, ensure_ascii=False).encode("utf-8")
         write_file_atomically(tmp / UNITS, units_bytes)
         step("units")
         faiss.write_index(vectors, str(tmp / VECTORS))
@@ -226,6 +231,7 @@ def write_index(
                 "body_paragraphs": sum(d.body_paragraph_count for d in documents),
                 "sentences": sentence_count,
                 "vectors": int(vectors.ntotal),
+                "related_terms": len(related or {}),
             },
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             build_seconds=round(build_seconds, 3),
@@ -251,7 +257,7 @@ def write_index(
                 "No space left on the disk that holds the index; nothing was changed. Free some space and try again."
             ) from exc
         raise
-    return _assemble(manifest, documents, vectors, final)
+    return _assemble(manifest, documents, vectors, final, related or {})
 
 
 def _live_build_name(index_dir: Path) -> str | None:
@@ -319,16 +325,19 @@ def load_index(
     try:
         units = json.loads((build / UNITS).read_text("utf-8"))
         documents = documents_from_json(units)
+        related = related_from_json(units.get("related", {}))
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"The index units file is damaged: {exc}") from exc
     try:
         vectors = faiss.read_index(str(build / VECTORS))
     except RuntimeError as exc:
         raise IndexCorrupt(f"The FAISS index file is damaged: {exc}") from exc
-    return _assemble(manifest, documents, vectors, build)
+    return _assemble(manifest, documents, vectors, build, related)
 
 
-def _assemble(manifest: IndexManifest, documents: list[Document], vectors: Any, build: Path) -> StoredIndex:
+def _assemble(
+    manifest: IndexManifest, documents: list[Document], vectors: Any, build: Path, related: RelatedTerms
+) -> StoredIndex:
     """Join documents and vectors into a StoredIndex, checking that they belong together."""
     sentences: list[Sentence] = []
     owners: list[int] = []
@@ -342,7 +351,7 @@ def _assemble(manifest: IndexManifest, documents: list[Document], vectors: Any, 
         )
     if any(s.id != i for i, s in enumerate(sentences)):
         raise IndexCorrupt("The index units are out of order.")
-    return StoredIndex(manifest, tuple(documents), tuple(sentences), tuple(owners), vectors, build)
+    return StoredIndex(manifest, tuple(documents), tuple(sentences), tuple(owners), vectors, build, related)
 
 
 def _verify_files(build: Path, manifest: IndexManifest) -> None:

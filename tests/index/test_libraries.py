@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from citebot.index.build import EmbeddingCache
+from citebot.index.documents import Document
 from citebot.index.engine import Engine
 from citebot.index.errors import DocumentRejected, LibraryFull, UnknownDocument
 from citebot.index.library import DEFAULT_KEY, library_directory, library_key
+from citebot.index.related import vocabulary
 from citebot.index.retention import DAY, Departures
 from citebot.index.store import SOURCES
 
@@ -33,6 +35,14 @@ def encoded(engine: Engine) -> int:
     return embedder.encoded_texts
 
 
+def new_words(documents: tuple[Document, ...]) -> int:
+    """How many words the last document brings that the ones before it lack (each is embedded once)."""
+    known = set(vocabulary(s.text for d in documents[:-1] for s in d.sentences).values())
+    added = set(vocabulary(s.text for s in documents[-1].sentences).values()) - known
+    assert added
+    return len(added)
+
+
 def test_a_server_without_documents_answers_from_the_default_library(engine: Engine) -> None:
     assert engine.summary(SERVER).is_default
     assert "ruptured in 2018" in engine.answer("why did relations rupture?", server_id=SERVER).answer
@@ -44,7 +54,9 @@ def test_adding_a_document_embeds_only_that_document(engine: Engine) -> None:
     before = encoded(engine)
     report = engine.add_document(SERVER, "library.txt", LIBRARY, added_by="bob")
     library_sentences = len(report.stored.documents[-1].sentences)
-    assert encoded(engine) - before == library_sentences == report.embedded_sentences
+    # Besides its sentences, only the words the library did not have yet are embedded (related terms).
+    assert encoded(engine) - before == library_sentences + new_words(report.stored.documents)
+    assert report.embedded_sentences == library_sentences
     assert report.titles == ("Harbour Vote", "Bakery Opens", "Library Hours")
     summary = engine.summary(SERVER)
     assert [d.added_by for d in summary.documents] == ["ann", "ann", "bob"]
@@ -134,7 +146,8 @@ def test_a_new_process_reuses_the_embedding_cache(engine: Engine) -> None:
     engine.add_document(SERVER, "harbour.txt", HARBOUR)
     fresh = Engine(engine.config, embedder=HashingEmbedder())
     report = fresh.add_document(SERVER, "bakery.txt", BAKERY)
-    assert encoded(fresh) == report.embedded_sentences == len(report.stored.documents[1].sentences)
+    assert report.embedded_sentences == len(report.stored.documents[1].sentences)
+    assert encoded(fresh) == report.embedded_sentences + new_words(report.stored.documents)
 
 
 def test_a_damaged_cache_entry_is_treated_as_absent(tmp_path: Path) -> None:

@@ -41,14 +41,14 @@ def python_statements(real_embedder, tmp_path_factory) -> list[EvalOutcome]:
 def test_normans_floors(normans: list[EvalOutcome]) -> None:
     report = summarise(normans)
     assert (report.answerable, report.off_topic) == (96, 112)
-    assert report.hit_rate >= 0.88, report
-    assert report.top1_rate >= 0.83, report
+    assert report.hit_rate >= 0.92, report
+    assert report.top1_rate >= 0.85, report
     assert report.mean_quote_chars <= 250, report
     assert report.false_abstentions / report.answerable <= 0.02, report
     # A confident answer is right first at least 95% of the time…
-    assert report.confident >= 45 and report.confident_precision >= 0.95, report
+    assert report.confident >= 50 and report.confident_precision >= 0.95, report
     # …and unanswerable questions written to look answerable are flagged far more often than before (0%).
-    assert report.off_topic_flagged_rate >= 0.45, report
+    assert report.off_topic_flagged_rate >= 0.5, report
 
 
 def test_second_dev_set_floors(python_statements: list[EvalOutcome]) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from citebot.index.engine import Engine
 from citebot.index.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from citebot.index.related import vocabulary
 from citebot.index.store import (
     MANIFEST,
     UNITS,
@@ -75,7 +76,8 @@ def test_other_model_is_a_mismatch_and_triggers_a_rebuild(tmp_path: Path) -> Non
     engine.ensure_ready()
     manifest = read_manifest(tmp_path / "index")
     assert (manifest.model, manifest.dimension) == ("other/model", 32)
-    assert embedder.encoded_texts == 19
+    words = vocabulary(s.text for s in load_index(tmp_path / "index").sentences)
+    assert embedder.encoded_texts == 19 + len(set(words.values()))  # sentences, then words (related terms)
 
 
 def test_changed_source_triggers_a_rebuild(tmp_path: Path) -> None:
@@ -223,3 +225,17 @@ def test_a_build_past_its_time_budget_is_stopped_and_changes_nothing(tmp_path: P
         slow.build_from_upload("harbour.txt", page)
     assert "ruptured in 2018" in slow.answer("why did relations rupture?").answer
     assert len(list((tmp_path / "index" / "builds").iterdir())) == 1
+
+
+def test_a_default_index_built_before_related_terms_is_rebuilt_embedding_only_words(tmp_path: Path) -> None:
+    built(tmp_path)
+    build = current_build(tmp_path / "index")
+    manifest = json.loads((build / MANIFEST).read_text("utf-8"))
+    del manifest["counts"]["related_terms"]  # as an earlier version wrote it
+    (build / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    embedder = HashingEmbedder()
+    engine = Engine(engine_config(tmp_path / "index"), embedder=embedder)
+    stored = engine.ensure_ready()
+    assert stored.manifest.counts["related_terms"] == len(stored.related)
+    # The sentences come from the embedding cache; only the words had to be compared, and they are cached too.
+    assert embedder.encoded_texts == 0
