@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,7 +90,11 @@ def related_from_json(data: Any) -> dict[str, tuple[tuple[str, float], ...]]:
     """The table as written by `related_to_json`; raises ValueError when it is not that shape."""
     if not isinstance(data, dict):
         raise ValueError("related terms are not a mapping")
-    return {str(term): tuple((str(other), float(value)) for other, value in near) for term, near in data.items()}
+    # Each word is the relative of several others: one string object for all of them saves memory.
+    return {
+        sys.intern(str(term)): tuple((sys.intern(str(other)), float(value)) for other, value in near)
+        for term, near in data.items()
+    }
 
 
 class WordVectors:
