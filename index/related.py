@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 # (README, "Answer quality"): 0.55 lets in loose associations, 0.7 misses plain synonyms.
 RELATED_THRESHOLD = 0.6
 RELATED_LIMIT = 8  # related words kept per word, closest first
-_BLOCK = 2048  # rows of the word-by-word similarity computed at once (bounds memory on large libraries)
+# Cells of the word-by-word similarity computed at once: about 50 MB with the partition's indices,
+# however large the library's vocabulary.
+_BLOCK_CELLS = 4_000_000
 
 RelatedTerms = Mapping[str, tuple[tuple[str, float], ...]]
 
@@ -68,8 +70,9 @@ def related_terms(
         return table
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     keep = min(limit, count - 1)
-    for start in range(0, count, _BLOCK):
-        block = matrix[start : start + _BLOCK] @ matrix.T
+    rows_per_block = max(1, _BLOCK_CELLS // count)
+    for start in range(0, count, rows_per_block):
+        block = matrix[start : start + rows_per_block] @ matrix.T
         rows = np.arange(block.shape[0])
         block[rows, rows + start] = -1.0  # a word is not its own relative
         closest = np.argpartition(-block, keep - 1, axis=1)[:, :keep]

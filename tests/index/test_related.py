@@ -50,7 +50,7 @@ def test_vocabulary_keeps_each_stem_once_in_its_commonest_form_and_leaves_out_nu
 
 
 def test_related_terms_keep_close_words_closest_first_never_the_word_itself(monkeypatch) -> None:
-    monkeypatch.setattr(related_module, "_BLOCK", 2)  # several blocks, as on a large library
+    monkeypatch.setattr(related_module, "_BLOCK_CELLS", 8)  # blocks of two rows, as on a large library
     terms = ["faith", "religion", "church", "harbour"]
     vectors = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
     table = related_terms(terms, vectors, threshold=0.6, limit=8)
