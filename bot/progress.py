@@ -13,7 +13,7 @@ from .service import AnswerService
 
 log = logging.getLogger(__name__)
 
-STAGE_TEXT = {"parsing": messages.PARSING, "writing": messages.WRITING}
+STAGE_TEXT = {"parsing": messages.PARSING, "relating": messages.RELATING, "writing": messages.WRITING}
 
 
 async def refuse_if_busy(interaction: discord.Interaction, service: AnswerService) -> bool:

@@ -45,7 +45,7 @@ from .vectors import build_vector_index, stored_vectors
 
 log = logging.getLogger(__name__)
 
-# progress(stage, done, total): stages are "parsing", "embedding", "writing", "done".
+# progress(stage, done, total): stages are "parsing", "embedding", "relating", "writing", "done".
 BuildProgress = Callable[[str, int, int], None]
 
 EMBEDDINGS = "embeddings"
@@ -187,6 +187,7 @@ class IndexBuilder:
             documents, matrix = _join(len(sources), parts)
             if not documents or matrix.shape[0] == 0:
                 raise DocumentRejected("No article text is left after removing page furniture.")
+            report("relating", 0, 1)
             texts = (s.text for document in documents for s in document.sentences)
             related = build_related_terms(texts, self.embedder, cache.words, batch_size=self.options.batch_size)
             report("writing", 0, 1)

@@ -90,3 +90,11 @@ def test_about_shows_a_local_model_by_its_folder_name_only() -> None:
 
     assert model_name("/home/alice/models/my-minilm") == "my-minilm"
     assert model_name("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_every_build_stage_has_its_own_progress_line() -> None:
+    from citebot.bot.progress import progress_text
+
+    lines = {stage: progress_text(stage, 1, 2) for stage in ("parsing", "embedding", "relating", "writing")}
+    assert len(set(lines.values())) == 4
+    assert messages.WORKING not in lines.values()

@@ -38,7 +38,7 @@ def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(chi
     engine, runner = child_engine
     stages: list[str] = []
     report = engine.add_document(SERVER, "harbour.txt", HARBOUR, progress=lambda stage, *_: stages.append(stage))
-    assert report.titles == ("Harbour Vote",) and {"parsing", "embedding", "writing"} <= set(stages)
+    assert report.titles == ("Harbour Vote",) and {"parsing", "embedding", "relating", "writing"} <= set(stages)
     assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
     for _ in range(100):
         if not runner.pids:
