@@ -48,12 +48,14 @@ def vocabulary(texts: Iterable[str]) -> dict[str, str]:
     Numbers and words with digits are left out: "1169" and "1170" embed close together, but one is
     no evidence for the other.
     """
-    forms: dict[str, Counter[str]] = {}
-    for text in texts:
-        tokens = [w for w in words(text) if w.isalpha()]
-        for word, stem in zip(tokens, stems(tokens), strict=True):
-            forms.setdefault(stem, Counter())[word] += 1
-    return {stem: counts.most_common(1)[0][0] for stem, counts in sorted(forms.items())}
+    counts = Counter(w for w in words("\n".join(texts)) if w.isalpha())  # one pass: a library is large
+    distinct = sorted(counts)
+    forms: dict[str, tuple[int, str]] = {}
+    for word, stem in zip(distinct, stems(distinct), strict=True):
+        best = forms.get(stem)
+        if best is None or counts[word] > best[0]:  # ties: the alphabetically first form
+            forms[stem] = (counts[word], word)
+    return {stem: forms[stem][1] for stem in sorted(forms)}
 
 
 def related_terms(

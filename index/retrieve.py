@@ -105,11 +105,22 @@ class Retriever:
         for document in stored.documents:
             self.spans.append((first, first + len(document.sentences)))
             first += len(document.sentences)
-        self._cues: list[SentenceCues] = [sentence_cues(s.text) for s in stored.sentences]
-        self._pronoun = [bool(_LEADING_PRONOUN.match(s.text)) for s in stored.sentences]
-        self._fragment = [is_fragment(s.text) for s in stored.sentences]
+        lent = previous._reading_by_text() if previous is not None else {}
+        readings = [lent.get(s.text) or _Reading.of(s.text) for s in stored.sentences]
+        self._cues: list[SentenceCues] = [r.cues for r in readings]
+        self._pronoun = [r.pronoun for r in readings]
+        self._fragment = [r.fragment for r in readings]
         self._previous, self._paragraph, self._paragraph_numbers = _neighbours(stored)
         self._paragraph_vectors = _paragraph_means(stored_vectors(stored.vectors), self._paragraph)
+
+    def _reading_by_text(self) -> dict[str, _Reading]:
+        """What was read of each sentence, so a rebuilt library reads only its new sentences."""
+        return {
+            s.text: _Reading(cues, pronoun, fragment)
+            for s, cues, pronoun, fragment in zip(
+                self.stored.sentences, self._cues, self._pronoun, self._fragment, strict=True
+            )
+        }
 
     def paragraph_number(self, document: int, paragraph_index: int) -> int | None:
         """The library-wide number of paragraph `paragraph_index` of document number `document`."""
@@ -220,6 +231,19 @@ class Retriever:
         idf = {stem: self.lexical.idf(stem) for stem in distinct}
         total = sum(idf.values())
         return {stem: value / total for stem, value in idf.items()} if total > 0 else {}
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the ranking reads of a sentence on its own, once, when a library is loaded."""
+
+    cues: SentenceCues
+    pronoun: bool  # opens on "It", "They"…: read with the sentence before it
+    fragment: bool
+
+    @classmethod
+    def of(cls, text: str) -> _Reading:
+        return cls(sentence_cues(text), bool(_LEADING_PRONOUN.match(text)), is_fragment(text))
 
 
 def is_fragment(text: str) -> bool:
