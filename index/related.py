@@ -15,6 +15,7 @@ a dictionary lookup.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -39,6 +40,8 @@ RELATED_LIMIT = 8  # related words kept per word, closest first
 # however large the library's vocabulary.
 _BLOCK_CELLS = 4_000_000
 
+_COUNT_CHUNK = 2000  # sentences tokenised at once
+
 RelatedTerms = Mapping[str, tuple[tuple[str, float], ...]]
 
 
@@ -48,7 +51,10 @@ def vocabulary(texts: Iterable[str]) -> dict[str, str]:
     Numbers and words with digits are left out: "1169" and "1170" embed close together, but one is
     no evidence for the other.
     """
-    counts = Counter(w for w in words("\n".join(texts)) if w.isalpha())  # one pass: a library is large
+    counts: Counter[str] = Counter()
+    remaining = iter(texts)
+    while chunk := list(itertools.islice(remaining, _COUNT_CHUNK)):  # few large passes: a library is large
+        counts.update(w for w in words("\n".join(chunk)) if w.isalpha())
     distinct = sorted(counts)
     forms: dict[str, tuple[int, str]] = {}
     for word, stem in zip(distinct, stems(distinct), strict=True):

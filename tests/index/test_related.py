@@ -49,6 +49,13 @@ def test_vocabulary_keeps_each_stem_once_in_its_commonest_form_and_leaves_out_nu
     assert "the" not in forms  # stop words carry no evidence
 
 
+def test_vocabulary_counts_a_large_library_in_chunks_with_the_same_result(monkeypatch) -> None:
+    texts = [f"Settlers {word} harbours." for word in ("built", "sailed", "settled", "built", "left")]
+    whole = vocabulary(texts)
+    monkeypatch.setattr(related_module, "_COUNT_CHUNK", 2)
+    assert vocabulary(iter(texts)) == whole and whole["built"] == "built"
+
+
 def test_related_terms_keep_close_words_closest_first_never_the_word_itself(monkeypatch) -> None:
     monkeypatch.setattr(related_module, "_BLOCK_CELLS", 8)  # blocks of two rows, as on a large library
     terms = ["faith", "religion", "church", "harbour"]
