@@ -125,6 +125,12 @@ NEEDS_MESSAGE_CONTENT = (
 )
 ASK_CHANNEL_CLEARED = "There is no ask channel any more; members ask with /ask or by mentioning me."
 FORGOTTEN_NONE = "There was nothing to forget: no questions are stored for this server."
+FORGET_CONFIRM = (
+    "This deletes every stored question, answer record and vote of this server, for good: "
+    "/insights will start from nothing. Forget them?"
+)
+FORGET_CANCELLED = "Nothing was forgotten."
+FORGET_EXPIRED = "Nothing was forgotten: the confirmation expired. Run /insights forget again to forget."
 INSIGHTS_NONE = "No questions were asked here in that time."
 
 

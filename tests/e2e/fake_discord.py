@@ -313,7 +313,19 @@ class FakeDiscord:
             token = self._interaction_tokens.get(interaction_id, "")
             message = self._store_message(str(CHANNEL_ID), data, key=f"original:{token}")
             payload["resource"] = {"type": kind, "message": message}
+        elif kind == 7:  # UPDATE_MESSAGE: a component's message is edited in place
+            key, shown = self._component_messages[interaction_id]
+            updated = {**shown, **message_payload(shown["channel_id"], data), "id": shown["id"]}
+            self.messages[key] = updated
+            payload["resource"] = {"type": kind, "message": updated}
         return _json(payload)
+
+    @property
+    def _component_messages(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """For each component interaction: the message it was on, and that message's key here."""
+        if not hasattr(self, "_clicked_on"):
+            self._clicked_on: dict[str, tuple[str, dict[str, Any]]] = {}
+        return self._clicked_on
 
     @property
     def _interaction_tokens(self) -> dict[str, str]:
@@ -446,6 +458,8 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
+            key = next((k for k, m in self.messages.items() if m["id"] == message["id"]), f"gone:{message['id']}")
+            self._component_messages[interaction_id] = (key, message)
         member_user = user(user_id, f"member{user_id}", bot=bot_user)
         if guild_id is None:
             payload["user"] = member_user

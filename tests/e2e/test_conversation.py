@@ -207,9 +207,27 @@ async def test_insights_is_for_admins_and_forget_deletes_everything(server: Fake
     token = await server.slash("insights show", [], permissions=0)
     response = await callback(server, token)
     assert response["data"]["content"].endswith(messages.NEEDS_MANAGE_SERVER)
+    # Forgetting asks first; "Cancel" forgets nothing.
     token = await server.slash("insights forget", [], permissions=MANAGE_GUILD)
-    (done,) = await server.wait_for(lambda: server.followups(token), timeout=30)
-    assert done["content"].startswith("Forgotten:")
+    asked = await callback(server, token)
+    assert asked["data"]["content"] == messages.FORGET_CONFIRM and asked["data"]["flags"] & 64
+    shown = server.original(token)
+    assert shown is not None
+    buttons = {b["label"]: b["custom_id"] for row in shown["components"] for b in row["components"]}
+    assert set(buttons) == {"Forget everything", "Cancel"}
+    cancelled = await callback(server, await server.click(shown, buttons["Cancel"]))
+    assert cancelled["type"] == 7 and cancelled["data"]["content"] == messages.FORGET_CANCELLED
+    assert cancelled["data"]["components"] == []
+    assert (await insights(server))["description"] != messages.INSIGHTS_NONE
+    # Confirmed, everything of this server goes.
+    token = await server.slash("insights forget", [], permissions=MANAGE_GUILD)
+    await callback(server, token)
+    shown = server.original(token)
+    assert shown is not None
+    buttons = {b["label"]: b["custom_id"] for row in shown["components"] for b in row["components"]}
+    click = await server.click(shown, buttons["Forget everything"])
+    done = await server.wait_for(lambda: server.original(click), timeout=30)
+    assert done["content"].startswith("Forgotten:") and done["components"] == []
     assert (await insights(server))["description"] == messages.INSIGHTS_NONE
 
 
@@ -292,3 +310,19 @@ async def test_a_missing_intent_at_start_names_the_switch(
     finally:
         await refusing.stop()
     assert "Message Content Intent" in caplog.text and "MESSAGE_CONTENT_INTENT=false" in caplog.text
+
+
+async def test_an_unanswered_forget_confirmation_expires_and_forgets_nothing(
+    server: FakeDiscord, bot: CitebotBot, monkeypatch
+) -> None:
+    from citebot.bot.cogs import insights as insights_cog
+
+    monkeypatch.setattr(insights_cog, "CONFIRM_SECONDS", 0.5)
+    await ask(server, "why did relations rupture?")
+    token = await server.slash("insights forget", [], permissions=MANAGE_GUILD)
+    await callback(server, token)
+    expired = await server.wait_for(
+        lambda: (m := server.original(token)) and m["content"] == messages.FORGET_EXPIRED and m, timeout=10
+    )
+    assert expired["components"] == []
+    assert (await insights(server))["description"] != messages.INSIGHTS_NONE
