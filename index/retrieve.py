@@ -105,22 +105,14 @@ class Retriever:
         for document in stored.documents:
             self.spans.append((first, first + len(document.sentences)))
             first += len(document.sentences)
-        lent = previous._reading_by_text() if previous is not None else {}
-        readings = [lent.get(s.text) or _Reading.of(s.text) for s in stored.sentences]
-        self._cues: list[SentenceCues] = [r.cues for r in readings]
-        self._pronoun = [r.pronoun for r in readings]
-        self._fragment = [r.fragment for r in readings]
+        # What was read of each sentence is lent by the index this one replaces, so a rebuilt library
+        # reads only its new sentences.
+        lent: dict[str, _Reading] = {}
+        if previous is not None:
+            lent = dict(zip((s.text for s in previous.stored.sentences), previous._readings, strict=True))
+        self._readings: list[_Reading] = [lent.get(s.text) or _Reading.of(s.text) for s in stored.sentences]
         self._previous, self._paragraph, self._paragraph_numbers = _neighbours(stored)
         self._paragraph_vectors = _paragraph_means(stored_vectors(stored.vectors), self._paragraph)
-
-    def _reading_by_text(self) -> dict[str, _Reading]:
-        """What was read of each sentence, so a rebuilt library reads only its new sentences."""
-        return {
-            s.text: _Reading(cues, pronoun, fragment)
-            for s, cues, pronoun, fragment in zip(
-                self.stored.sentences, self._cues, self._pronoun, self._fragment, strict=True
-            )
-        }
 
     def paragraph_number(self, document: int, paragraph_index: int) -> int | None:
         """The library-wide number of paragraph `paragraph_index` of document number `document`."""
@@ -161,7 +153,7 @@ class Retriever:
             self._add_dense(dense, self._lexical_top(found, k, span), question_vector)
         ranked = [i for i in dense if span is None or span[0] <= i < span[1]]
         # The sentence before one that opens on a pronoun is read as its context, not ranked itself.
-        self._add_dense(dense, [int(self._previous[i]) for i in ranked if self._pronoun[i]], question_vector)
+        self._add_dense(dense, [int(self._previous[i]) for i in ranked if self._readings[i].pronoun], question_vector)
         paragraph_dense = self._paragraph_vectors @ question_vector
         focus = follow_up.paragraphs if follow_up is not None else frozenset()
         kind, asked = answer_kind(question), question_words(question)
@@ -171,6 +163,7 @@ class Retriever:
             sentence = self.stored.sentences[sentence_id]
             if sentence.part in METADATA_ONLY_PARTS:
                 continue
+            reading = self._readings[sentence_id]
             stems_here = set(self.lexical.unit_stems(sentence_id))
             before = self._previous[sentence_id]
             stems_around = stems_here | set(self.lexical.unit_stems(before)) if before >= 0 else stems_here
@@ -187,15 +180,15 @@ class Retriever:
                 + CONTEXT_WEIGHT * share_around
                 + RELATED_WEIGHT * related_share
                 + PARAGRAPH_WEIGHT * float(paragraph_dense[self._paragraph[sentence_id]])
-                + ANSWER_KIND_WEIGHT * fit(kind, self._cues[sentence_id], asked)
+                + ANSWER_KIND_WEIGHT * fit(kind, reading.cues, asked)
             )
-            if self._pronoun[sentence_id] and before >= 0:
+            if reading.pronoun and before >= 0:
                 score += PRONOUN_WEIGHT * dense[before]
             if int(self._paragraph[sentence_id]) in focus:
                 score += FOCUS_WEIGHT
             if sentence.part == "title":
                 score -= TITLE_PENALTY
-            elif self._fragment[sentence_id]:
+            elif reading.fragment:
                 score -= FRAGMENT_PENALTY
             candidates.append(Candidate(sentence_id, dense[sentence_id], share, score))
         candidates.sort(key=lambda c: c.score, reverse=True)

@@ -30,4 +30,4 @@ def test_a_rebuilt_library_reads_only_its_new_sentences(tmp_path: Path, monkeypa
     after = Retriever(second.stored, previous=before)
     assert read == [s.text for s in second.stored.documents[-1].sentences]
     fresh = Retriever(second.stored)
-    assert after._cues == fresh._cues and after._pronoun == fresh._pronoun and after._fragment == fresh._fragment
+    assert after._readings == fresh._readings
