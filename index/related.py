@@ -155,6 +155,7 @@ def build_related_terms(
         known.update(zip(missing, np.asarray(fresh, dtype=np.float32), strict=True))
     terms = list(forms)
     matrix = np.vstack([known[forms[term]] for term in terms])
-    if cache is not None:
-        cache.save({form: known[form] for form in forms.values()})
+    current = set(forms.values())
+    if cache is not None and (missing or len(known) != len(current)):  # new words, or words gone
+        cache.save({form: known[form] for form in current})
     return related_terms(terms, matrix)

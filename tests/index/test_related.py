@@ -156,3 +156,14 @@ def test_a_sure_answer_quotes_only_what_ranks_close_but_an_uncertain_one_the_two
     assert unsure.uncertain and len(unsure.citations) == 2
     short = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0, max_closest_chars=10))
     assert len(short.citations) == 1  # the closest one always, the next only within the budget
+
+
+def test_an_unchanged_vocabulary_leaves_the_word_cache_file_alone(tmp_path: Path) -> None:
+    embedder = TableEmbedder({"faith": [1, 0], "religion": [0.8, 0.6], "harbour": [0, 1]})
+    cache = WordVectors(tmp_path / "words.npz")
+    build_related_terms(["Faith, religion and a harbour."], embedder, cache)
+    written = cache.path.stat().st_mtime_ns
+    build_related_terms(["A harbour of faith and religion."], embedder, cache)
+    assert cache.path.stat().st_mtime_ns == written
+    build_related_terms(["Faith and religion."], embedder, cache)  # "harbour" is gone from the library
+    assert set(cache.load()) == {"faith", "religion"}
