@@ -89,6 +89,9 @@ class FakeDiscord:
         self.messages: dict[str, dict[str, Any]] = {}
         self.threads: dict[str, dict[str, Any]] = {}
         self.guilds: list[int] = [GUILD_ID, GUILD_B]
+        self._tokens: dict[str, str] = {}  # interaction id -> its token
+        # Component interaction id -> the message it was on, and that message's key in `messages`.
+        self._clicked_on: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -310,26 +313,15 @@ class FakeDiscord:
             },
         }
         if kind in (4, 5):
-            token = self._interaction_tokens.get(interaction_id, "")
+            token = self._tokens.get(interaction_id, "")
             message = self._store_message(str(CHANNEL_ID), data, key=f"original:{token}")
             payload["resource"] = {"type": kind, "message": message}
         elif kind == 7:  # UPDATE_MESSAGE: a component's message is edited in place
-            key, shown = self._component_messages[interaction_id]
+            key, shown = self._clicked_on[interaction_id]
             updated = {**shown, **message_payload(shown["channel_id"], data), "id": shown["id"]}
             self.messages[key] = updated
             payload["resource"] = {"type": kind, "message": updated}
         return _json(payload)
-
-    @property
-    def _component_messages(self) -> dict[str, tuple[str, dict[str, Any]]]:
-        """For each component interaction: the message it was on, and that message's key here."""
-        if not hasattr(self, "_clicked_on"):
-            self._clicked_on: dict[str, tuple[str, dict[str, Any]]] = {}
-        return self._clicked_on
-
-    @property
-    def _interaction_tokens(self) -> dict[str, str]:
-        return getattr(self, "_tokens", {})
 
     def _store_message(self, channel_id: str, body: dict[str, Any] | None, key: str | None = None) -> dict[str, Any]:
         message = message_payload(channel_id, body or {})
@@ -436,8 +428,6 @@ class FakeDiscord:
         """Dispatch INTERACTION_CREATE; returns the interaction token."""
         interaction_id = snowflake()
         token = f"itoken-{interaction_id}"
-        if not hasattr(self, "_tokens"):
-            self._tokens: dict[str, str] = {}
         self._tokens[interaction_id] = token
         channel_id = CHANNEL_OF[guild_id] if guild_id is not None else DM_CHANNEL
         if message is not None:
@@ -459,7 +449,7 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message
             key = next((k for k, m in self.messages.items() if m["id"] == message["id"]), f"gone:{message['id']}")
-            self._component_messages[interaction_id] = (key, message)
+            self._clicked_on[interaction_id] = (key, message)
         member_user = user(user_id, f"member{user_id}", bot=bot_user)
         if guild_id is None:
             payload["user"] = member_user
