@@ -18,6 +18,8 @@ from citebot.index.errors import DocumentRejected
 from ..conftest import ARTICLE
 
 HARBOUR = b"Harbour Vote\n\nBy Ann Author\n\nThe council of Harbour Town voted to lease its disused docks.\n"
+# Long enough to embed for a few seconds: time to kill the build or pass its budget.
+BIG = ("Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))).encode()
 SERVER = 7
 
 
@@ -56,16 +58,13 @@ def test_errors_in_the_child_reach_the_parent_as_themselves(child_engine) -> Non
 def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:
     engine, runner = child_engine
     engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    big = (
-        "Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))
-    ).encode()
     embedding = threading.Event()
     failure: list[BaseException] = []
 
     def add_big() -> None:
         try:
             engine.add_document(
-                SERVER, "big.txt", big, progress=lambda stage, *_: stage == "embedding" and embedding.set()
+                SERVER, "big.txt", BIG, progress=lambda stage, *_: stage == "embedding" and embedding.set()
             )
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             failure.append(exc)
@@ -88,11 +87,8 @@ def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:
 
     engine, runner = child_engine
     engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    big = (
-        "Shipments\n\n" + "\n\n".join(f"Shipment {i} reached quay {i % 7} on day {i}." for i in range(3000))
-    ).encode()
     engine.config = EngineConfig(**{**engine.config.__dict__, "build_timeout_seconds": 1.0})
     with pytest.raises(BuildTimedOut):
-        engine.add_document(SERVER, "big.txt", big)
+        engine.add_document(SERVER, "big.txt", BIG)
     assert runner.pids == []  # the build process was ended
     assert engine.summary(SERVER).titles == ("Harbour Vote",)
