@@ -170,14 +170,16 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
         name, data, _ = engine.read_source(source)
         document = load_document(name, data, split=False)
         meta = document.meta
-        body = [p.text for p in document.paragraphs if p.part == BODY]
+        paragraphs = [p for p in document.paragraphs if p.part == BODY]
         if args.json:
             row = {
                 "source": source,
                 "title": meta.title,
                 "author": meta.author,
                 "date": meta.date,
-                "paragraphs": body,
+                "paragraphs": [p.text for p in paragraphs],
+                # The page each paragraph starts on (null where the document has no pages).
+                "pages": [p.page for p in paragraphs],
                 "dropped": len(document.dropped_lines),
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -188,8 +190,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
                 f"  date:   {meta.date or '—'}\n  dropped {len(document.dropped_lines)} lines\n"
             )
         )
-        for number, text in enumerate(body, start=1):
-            out.write(strip_controls(f"  ¶{number}  {text}") + "\n")
+        for paragraph in paragraphs:
+            out.write(strip_controls(f"  {paragraph.label}  {paragraph.text}") + "\n")
     return 0
 
 

@@ -49,18 +49,27 @@ def citation_label(citation: Citation, *, with_document: bool) -> str:
     return citation.label
 
 
+_URL_SAFE = ":/?&=%+@;~.,!*'"
 _FRAGMENT_WHOLE = 120  # quote a sentence up to this long whole in the link; longer: its first and last words
 
 
-def quote_link(url: str, sentence: str) -> str:
-    """A link that opens `url` scrolled to `sentence`, highlighted (a text fragment, #:~:text=)."""
+_DISCORD_MESSAGE = re.compile(r"^https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/[0-9@me]+/\d+/\d+$")
+
+
+def quote_link(url: str, sentence: str, page: int | None = None) -> str:
+    """A link that opens `url` at the quote: a PDF at its page (#page=N), a web page scrolled to
+    the sentence, highlighted (a text fragment, #:~:text=); a Discord message as it is."""
+    if _DISCORD_MESSAGE.match(url):
+        return url
+    if page:
+        return f"{quote(url.split('#', 1)[0], safe=_URL_SAFE)}#page={page}"
     words = sentence.split()
     if len(sentence) <= _FRAGMENT_WHOLE or len(words) < 12:
         fragment = _fragment_part(sentence)
     else:
         fragment = _fragment_part(" ".join(words[:6])) + "," + _fragment_part(" ".join(words[-6:]))
-    page = quote(url.split("#", 1)[0], safe=":/?&=%+@;~.,!*'")
-    return f"{page}#:~:text={fragment}"
+    address = quote(url.split("#", 1)[0], safe=_URL_SAFE)
+    return f"{address}#:~:text={fragment}"
 
 
 def _fragment_part(text: str) -> str:

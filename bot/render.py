@@ -147,7 +147,7 @@ def _linked_label(citation: Citation, several: bool) -> str:
     label = safe_text(citation_label(citation, with_document=several))
     if not citation.url:
         return label
-    return f"[{label}]({quote_link(citation.url, citation.text)})"
+    return f"[{label}]({quote_link(citation.url, citation.text, citation.page)})"
 
 
 def _searched(answer: Answer) -> tuple[str, ...]:

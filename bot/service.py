@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from citebot.index.answer import Answer, Exchange
-from citebot.index.build import BuildProgress, BuildReport
+from citebot.index.build import BuildProgress, BuildReport, Provenance
 from citebot.index.documents import QuotedParagraph
 from citebot.index.engine import Engine
 from citebot.index.library import DocumentSummary, LibrarySummary, library_key
@@ -161,12 +161,21 @@ class AnswerService:
         return await self._build(owner, progress, lambda report: self.engine.rebuild(owner, progress=report))
 
     async def add_document(
-        self, server_id: int | None, name: str, data: bytes, *, added_by: str | None, progress: BuildProgress
+        self,
+        server_id: int | None,
+        name: str,
+        data: bytes,
+        *,
+        added_by: str | None,
+        progress: BuildProgress,
+        origin: Provenance | None = None,
     ) -> BuildReport:
         return await self._build(
             server_id,
             progress,
-            lambda report: self.engine.add_document(server_id, name, data, added_by=added_by, progress=report),
+            lambda report: self.engine.add_document(
+                server_id, name, data, added_by=added_by, progress=report, origin=origin
+            ),
         )
 
     async def add_url(

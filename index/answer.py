@@ -56,10 +56,11 @@ class Citation:
     key: str = ""
     paragraph_index: int = -1
     ordinal: int = 0
+    page: int | None = None  # the page its paragraph starts on, in a paged document (PDF)
 
     @property
     def label(self) -> str:
-        return paragraph_label(self.part, self.paragraph)
+        return paragraph_label(self.part, self.paragraph, self.page)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class Citation:
             "document": self.document,
             "url": self.url,
             "key": self.key,
+            "page": self.page,
         }
 
 
@@ -335,6 +337,7 @@ def _answer_from(
             q.key,
             q.sentence.paragraph_index,
             q.ordinal,
+            q.document.paragraphs[q.sentence.paragraph_index].page,
         )
         for n, q in enumerate(picked, start=1)
     )

@@ -55,6 +55,15 @@ _PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more 
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a document that is not a file or a web page came from, and the title its adder gave it."""
+
+    via: str | None = None  # "text" (pasted in a form) or "message" (a Discord message)
+    title: str | None = None
+    link: str | None = None  # a message's jump link: citations link there; never fetched
+
+
+@dataclass(frozen=True)
 class SourceFile:
     """One document to build from: where its bytes are kept and what to show for it."""
 
@@ -68,6 +77,18 @@ class SourceFile:
     # does not parse it twice.
     parsed: Document | None = field(default=None, compare=False, repr=False)
     url: str | None = None
+    via: str | None = None  # see SourceRecord
+    title: str | None = None
+    link: str | None = None
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(self.via, self.title, self.link)
+
+    @property
+    def shown_at(self) -> str | None:
+        """The address its citations link to: the page it was fetched from, or its message."""
+        return self.url or self.link
 
     @classmethod
     def from_record(cls, record: SourceRecord) -> SourceFile:
@@ -79,6 +100,9 @@ class SourceFile:
             record.added_at,
             record.sha256,
             url=record.url,
+            via=record.via,
+            title=record.title,
+            link=record.link,
         )
 
 
@@ -166,6 +190,9 @@ class IndexBuilder:
                         source.added_by,
                         source.added_at,
                         source.url,
+                        source.via,
+                        source.title,
+                        source.link,
                     )
                 )
                 hit = in_memory.get(digest) or cache.get(digest)
@@ -173,7 +200,7 @@ class IndexBuilder:
                     cached[number] = hit
                 else:
                     reuse = source.parsed if source.sha256 == digest else None
-                    fresh[number] = reuse or load_document(source.name, data, split=False)
+                    fresh[number] = reuse or load_document(source.name, data, split=False, title=source.title)
                 report("parsing", number + 1, len(sources))
             embedded = self._split_and_embed(fresh, report)
             for number, pair in embedded.items():
@@ -181,8 +208,9 @@ class IndexBuilder:
             parts = {**cached, **embedded}
             for number, source in enumerate(sources):  # the same text may come from another page
                 document, vectors = parts[number]
-                if document.meta.url != source.url:
-                    meta = dataclasses.replace(document.meta, url=source.url)
+                title = source.title or document.meta.title
+                if document.meta.url != source.shown_at or document.meta.title != title:
+                    meta = dataclasses.replace(document.meta, url=source.shown_at, title=title)
                     parts[number] = (dataclasses.replace(document, meta=meta), vectors)
             documents, matrix = _join(len(sources), parts)
             if not documents or matrix.shape[0] == 0:

@@ -10,9 +10,11 @@ FRONT_MATTER_PARTS = ("title", "standfirst", "caption", "byline", "note", "datel
 BODY = "body"
 
 
-def paragraph_label(part: str, number: int) -> str:
-    """How a citation names where it stands: "¶3" for body paragraph 3, else the part ("title")."""
-    return f"¶{number}" if part == BODY else part
+def paragraph_label(part: str, number: int, page: int | None = None) -> str:
+    """How a citation names where it stands: "¶3" for body paragraph 3, else the part ("title");
+    in a paged document (PDF) with its page first: "p. 4, ¶3"."""
+    where = f"¶{number}" if part == BODY else part
+    return f"p. {page}, {where}" if page else where
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,11 @@ class Paragraph:
     part: str
     number: int
     text: str
+    page: int | None = None  # the page it starts on, in a paged document (PDF)
 
     @property
     def label(self) -> str:
-        return paragraph_label(self.part, self.number)
+        return paragraph_label(self.part, self.number, self.page)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class DocumentMeta:
     author: str | None = None
     date: str | None = None
     source_name: str = ""
-    url: str | None = None  # the page it was fetched from, for links to the quote
+    url: str | None = None  # the page it was fetched from, or the message it came from: quotes link there
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

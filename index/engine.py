@@ -31,7 +31,7 @@ from .answer import (
     metadata_part,
     summary_answer,
 )
-from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
+from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, Provenance, SourceFile
 from .documents import QuotedParagraph
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
@@ -419,14 +419,18 @@ class Engine:
         added_by: str | None = None,
         progress: BuildProgress | None = None,
         url: str | None = None,
+        origin: Provenance | None = None,
     ) -> BuildReport:
-        """Add one document to a server's library; only the new document is embedded."""
+        """Add one document to a server's library; only the new document is embedded.
+
+        `origin` says where a document that is not a file or a web page came from (pasted text,
+        a Discord message) and the title its adder gave it."""
         key = library_key(server_id)
         current = self._sources(key)
         digest = sha256_bytes(data)
         if any(s.sha256 == digest for s in current):
-            raise DocumentRejected(f"“{name}” is already in this library.")
-        added = self._keep(key, name, data, added_by, url=url)
+            raise DocumentRejected(f"“{origin.title if origin and origin.title else name}” is already in this library.")
+        added = self._keep(key, name, data, added_by, url=url, origin=origin)
         self._check_limits([*current, added])
         return self._build(key, [*current, added], progress)
 
@@ -495,7 +499,9 @@ class Engine:
             if sha256_bytes(fetched.data) == source.sha256:
                 out.append(source)
                 continue
-            kept = self._keep(key, fetched.name, fetched.data, source.added_by, url=source.url)
+            kept = self._keep(
+                key, fetched.name, fetched.data, source.added_by, url=source.url, origin=source.provenance
+            )
             out.append(dataclasses.replace(kept, added_at=source.added_at))
             changed.append(source.url)
         return out, changed
@@ -523,10 +529,21 @@ class Engine:
             return []
         return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and p.is_dir())
 
-    def _keep(self, key: str, name: str, data: bytes, added_by: str | None, *, url: str | None = None) -> SourceFile:
+    def _keep(
+        self,
+        key: str,
+        name: str,
+        data: bytes,
+        added_by: str | None,
+        *,
+        url: str | None = None,
+        origin: Provenance | None = None,
+    ) -> SourceFile:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
-        parsed = load_document(name, data, split=False)  # refuse a bad file before anything is written
+        origin = origin or Provenance()
+        # Refuse a bad file before anything is written.
+        parsed = load_document(name, data, split=False, title=origin.title)
         try:
             kept = keep_upload(self._directory(key), name, data)
         except OSError as exc:
@@ -542,6 +559,9 @@ class Engine:
             sha256_bytes(data),
             parsed,
             url,
+            origin.via,
+            origin.title,
+            origin.link,
         )
 
     def _check_limits(self, sources: list[SourceFile]) -> None:

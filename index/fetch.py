@@ -28,6 +28,8 @@ ACCEPTED_TYPES = {
     "text/plain": ".txt",
     "text/markdown": ".md",
     "text/x-markdown": ".md",
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
 }
 # Instance-metadata services: refused even where private addresses are allowed.
 METADATA_ADDRESSES = frozenset(
@@ -59,7 +61,7 @@ class Fetched:
 
     @property
     def name(self) -> str:
-        """A file name that tells ingest how to read the bytes (…html, …txt or …md)."""
+        """A file name that tells ingest how to read the bytes (…html, …txt, …md, …pdf or …docx)."""
         path = (
             urlsplit(self.final_url).path.rstrip("/").rsplit("/", 1)[-1] or urlsplit(self.final_url).hostname or "page"
         )
@@ -149,7 +151,9 @@ def fetch(url: str, policy: FetchPolicy) -> Fetched:
                 raise UrlRefused(f"{current} answered HTTP {response.status}.")
             content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
             if content_type not in ACCEPTED_TYPES:
-                raise UrlRefused(f"{current} is {content_type or 'of no stated type'}, not HTML, text or Markdown.")
+                raise UrlRefused(
+                    f"{current} is {content_type or 'of no stated type'}, not HTML, text, Markdown, PDF or Word."
+                )
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > policy.max_bytes:
                 raise UrlRefused(f"{current} is {int(declared):,} bytes; the limit is {policy.max_bytes:,}.")

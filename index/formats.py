@@ -14,6 +14,14 @@ from typing import Any, ClassVar
 from .errors import DocumentRejected
 
 TEXT_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm")
+# Every kind of file citebot reads: text, PDF and Word.
+DOCUMENT_EXTENSIONS = (*TEXT_EXTENSIONS, ".pdf", ".docx")
+ACCEPTED_FILES = ".txt, .md, .html, .pdf or .docx"
+
+PDF_MAGIC = b"%PDF-"
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old Word (.doc) and other Office 97 files
+OLD_WORD = "This is an old Word file (.doc); citebot reads .docx. Save it as .docx (File → Save As) and add that."
 
 _BINARY_MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -46,7 +54,7 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         raise DocumentRejected("The file is empty.")
     for magic, what in _BINARY_MAGIC.items():
         if data.startswith(magic):
-            raise DocumentRejected(f"The file is {what}, not text. Upload a .txt, .md or .html file.")
+            raise DocumentRejected(f"The file is {what}, not a document. Upload a {ACCEPTED_FILES} file.")
     utf16 = _utf16_without_bom(data) if b"\x00" in data[:4096] else None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
@@ -231,6 +239,26 @@ class PlainText:
     title: str | None = None
     author: str | None = None
     date: str | None = None
+    # For paged documents (PDF): the page each line of `text` is on (0 for a blank line).
+    line_pages: tuple[int, ...] | None = None
+
+
+def document_kind(name: str, data: bytes) -> str:
+    """ "pdf", "docx" or "text": what the bytes are, by their content first and their name second."""
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".doc" or data.startswith(OLE_MAGIC):
+        raise DocumentRejected(OLD_WORD)
+    if data.lstrip().startswith(PDF_MAGIC) or (suffix == ".pdf" and PDF_MAGIC in data[:1024]):
+        return "pdf"
+    if suffix == ".pdf":
+        raise DocumentRejected("This file is named .pdf but is not a PDF.")
+    if suffix == ".docx":
+        if not data.startswith(ZIP_MAGIC):
+            raise DocumentRejected("This file is named .docx but is not a Word document.")
+        return "docx"
+    if data.startswith(ZIP_MAGIC) and b"word/" in data[:65536]:
+        return "docx"
+    return "text"
 
 
 def to_plain_text(name: str, data: bytes) -> PlainText:

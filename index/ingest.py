@@ -14,9 +14,11 @@ from pathlib import PurePath
 
 from .documents import BODY, Document, DocumentMeta, Paragraph, Sentence
 from .errors import DocumentRejected
-from .formats import to_plain_text
+from .formats import PlainText, document_kind, to_plain_text
 from .furniture import furniture_reason, split_credit
+from .pdf import read_pdf
 from .sentences import split_sentences
+from .word import read_docx
 
 _MONTH = (
     r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|"
@@ -47,6 +49,7 @@ INGEST_VERSION = 4
 class _Block:
     lines: list[str]
     credited: set[int]  # positions of lines that carried a photo credit
+    pages: list[int | None]  # the page of each line, in a paged document (PDF)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class _RawParagraph:
     text: str
     credited: bool
     block: int
+    page: int | None = None
 
 
 def parse_document(
@@ -64,18 +68,20 @@ def parse_document(
     split: bool = True,
     declared_author: str | None = None,
     declared_date: str | None = None,
+    line_pages: tuple[int, ...] | None = None,
 ) -> Document:
     """Clean a page's text into a Document, or raise DocumentRejected when no article is left.
 
     With split=False the sentences are left empty for the caller to fill with `split_paragraph`
-    (the index build splits while it embeds).
+    (the index build splits while it embeds). `line_pages` gives the page of each line of a paged
+    document; each paragraph then remembers the page it starts on.
     """
     dropped: list[str] = []
-    blocks = _kept_blocks(text, dropped)
+    blocks = _kept_blocks(text, dropped, line_pages)
     paragraphs_raw: list[_RawParagraph] = []
     for number, block in enumerate(blocks):
-        for para, credited in _join_wrapped(block):
-            paragraphs_raw.append(_RawParagraph(para, credited, number))
+        for para, credited, page in _join_wrapped(block):
+            paragraphs_raw.append(_RawParagraph(para, credited, number, page))
     if not paragraphs_raw:
         raise DocumentRejected("No article text is left after removing page furniture.")
 
@@ -94,29 +100,43 @@ def parse_document(
     return Document(meta=meta, paragraphs=tuple(paragraphs), sentences=tuple(sentences), dropped_lines=tuple(dropped))
 
 
-def load_document(name: str, data: bytes, *, split: bool = True) -> Document:
-    """Decode, strip markup and clean one file's bytes."""
-    plain = to_plain_text(name, data)
+def load_document(name: str, data: bytes, *, split: bool = True, title: str | None = None) -> Document:
+    """Decode, strip markup and clean one file's bytes (text, HTML, Markdown, PDF or Word).
+
+    `title`, when given, is the document's title whatever the file says (pasted text, a message)."""
+    plain = read_plain_text(name, data)
     return parse_document(
         plain.text,
         source_name=PurePath(name).name,
-        declared_title=plain.title,
+        declared_title=title or plain.title,
         split=split,
         declared_author=plain.author,
         declared_date=plain.date,
+        line_pages=plain.line_pages,
     )
 
 
-def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
+def read_plain_text(name: str, data: bytes) -> PlainText:
+    """A file's text with its format gone: PDF and Word by their readers, the rest as text."""
+    kind = document_kind(name, data)
+    if kind == "pdf":
+        return read_pdf(data)
+    if kind == "docx":
+        return read_docx(data)
+    return to_plain_text(name, data)
+
+
+def _kept_blocks(text: str, dropped: list[str], line_pages: tuple[int, ...] | None = None) -> list[_Block]:
     blocks: list[_Block] = []
-    current = _Block([], set())
+    current = _Block([], set(), [])
     seen: set[str] = set()
-    for raw_line in text.split("\n"):
+    for number, raw_line in enumerate(text.split("\n")):
         line = " ".join(raw_line.replace("\u00a0", " ").split())
+        page = line_pages[number] if line_pages is not None and number < len(line_pages) else None
         if not line:
             if current.lines:
                 blocks.append(current)
-            current = _Block([], set())
+            current = _Block([], set(), [])
             continue
         line, credit = split_credit(line)
         if credit:
@@ -126,12 +146,13 @@ def _kept_blocks(text: str, dropped: list[str]) -> list[_Block]:
             # Text on either side of a dropped line is not contiguous in the source: never join it.
             if current.lines:
                 blocks.append(current)
-            current = _Block([], set())
+            current = _Block([], set(), [])
             continue
         seen.add(line.casefold())
         if credit:
             current.credited.add(len(current.lines))
         current.lines.append(line)
+        current.pages.append(page)
     if current.lines:
         blocks.append(current)
     return _drop_name_labels(blocks, dropped)
@@ -149,32 +170,33 @@ def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
             dropped.append(line)
     kept: list[_Block] = []
     for block in blocks:
-        current = _Block([], set())
+        current = _Block([], set(), [])
         for i, line in enumerate(block.lines):
             if (id(block), i) in labels:  # split at the dropped label, as for any dropped line
                 if current.lines:
                     kept.append(current)
-                current = _Block([], set())
+                current = _Block([], set(), [])
                 continue
             if i in block.credited:
                 current.credited.add(len(current.lines))
             current.lines.append(line)
+            current.pages.append(block.pages[i])
         if current.lines:
             kept.append(current)
     return kept
 
 
-def _join_wrapped(block: _Block) -> list[tuple[str, bool]]:
+def _join_wrapped(block: _Block) -> list[tuple[str, bool, int | None]]:
     """Re-join prose that was hard-wrapped inside one block; keep complete lines apart."""
-    paragraphs: list[tuple[str, bool]] = []
+    paragraphs: list[tuple[str, bool, int | None]] = []
     for position, line in enumerate(block.lines):
         credited = position in block.credited
         # A caption whose credit was cut off ends there; nothing joins onto it.
         if paragraphs and not paragraphs[-1][1] and _continues(paragraphs[-1][0], line):
-            text, was_credited = paragraphs[-1]
-            paragraphs[-1] = (f"{text} {line}", was_credited or credited)
+            text, was_credited, page = paragraphs[-1]
+            paragraphs[-1] = (f"{text} {line}", was_credited or credited, page)
         else:
-            paragraphs.append((line, credited))
+            paragraphs.append((line, credited, block.pages[position]))
     return paragraphs
 
 
@@ -249,9 +271,9 @@ def _label_parts(raw: list[_RawParagraph], source_name: str, declared_title: str
                 part = "note"
         else:
             body_number += 1
-            paragraphs.append(Paragraph(BODY, body_number, text))
+            paragraphs.append(Paragraph(BODY, body_number, text, para.page))
             continue
-        paragraphs.append(Paragraph(part, 0, text))
+        paragraphs.append(Paragraph(part, 0, text, para.page))
     return title, paragraphs
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .documents import Document, DocumentMeta, Paragraph, Sentence
 from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
-from .formats import TEXT_EXTENSIONS
+from .formats import DOCUMENT_EXTENSIONS
 from .related import RelatedTerms, related_from_json, related_to_json
 
 FORMAT_VERSION = 1
@@ -51,6 +51,10 @@ class SourceRecord:
     added_by: str | None = None  # who added it, as shown to the server's members
     added_at: str | None = None  # UTC, ISO 8601
     url: str | None = None  # fetched from this URL; /reindex fetches it again
+    # "text" (pasted in a form) or "message" (a Discord message); None for a file or a web page.
+    via: str | None = None
+    title: str | None = None  # the title its adder gave it, over what the text suggests
+    link: str | None = None  # where it can be seen (a message's jump link); never fetched
 
     @property
     def key(self) -> str:
@@ -165,7 +169,7 @@ def keep_upload(index_dir: Path, name: str, data: bytes) -> Path:
     sources = index_dir / SOURCES
     sources.mkdir(parents=True, exist_ok=True)
     suffix = Path(name).suffix.lower()
-    if suffix not in TEXT_EXTENSIONS:
+    if suffix not in DOCUMENT_EXTENSIONS:
         suffix = ".txt"
     target = sources / f"{sha256_bytes(data)}{suffix}"
     if not target.exists():
@@ -377,7 +381,11 @@ def documents_to_json(documents: list[Document]) -> dict[str, Any]:
         "documents": [
             {
                 "meta": doc.meta.to_json(),
-                "paragraphs": [[p.part, p.number, p.text] for p in doc.paragraphs],
+                # A paged document's paragraphs carry their page as a fourth item.
+                "paragraphs": [
+                    [p.part, p.number, p.text] if p.page is None else [p.part, p.number, p.text, p.page]
+                    for p in doc.paragraphs
+                ],
                 "sentences": [[s.id, s.paragraph_index, s.part, s.paragraph, s.text] for s in doc.sentences],
             }
             for doc in documents
@@ -389,7 +397,9 @@ def documents_from_json(units: dict[str, Any]) -> list[Document]:
     documents = []
     for doc in units["documents"]:
         meta = DocumentMeta(**doc["meta"])
-        paragraphs = tuple(Paragraph(str(part), int(n), str(text)) for part, n, text in doc["paragraphs"])
+        paragraphs = tuple(
+            Paragraph(str(p[0]), int(p[1]), str(p[2]), int(p[3]) if len(p) > 3 else None) for p in doc["paragraphs"]
+        )
         sentences = tuple(
             Sentence(int(i), int(pi), str(part), int(n), str(text)) for i, pi, part, n, text in doc["sentences"]
         )

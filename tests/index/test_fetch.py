@@ -31,7 +31,7 @@ def test_a_news_page_is_fetched_and_read_as_its_article(site: str) -> None:
         ("/hop/6", OPEN, "redirects more than 5 times"),
         ("/slow", FetchPolicy(allow_private=True, total_seconds=1.0), "did not answer within 1 s"),
         ("/endless", FetchPolicy(allow_private=True, max_bytes=100_000), "grew past the 100,000-byte limit"),
-        ("/image", OPEN, "is image/png, not HTML, text or Markdown"),
+        ("/image", OPEN, "is image/png, not HTML, text, Markdown, PDF or Word"),
         ("/missing", OPEN, "answered HTTP 404"),
     ],
 )
