@@ -146,7 +146,9 @@ def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
         out.write(messages.NO_OWN_DOCUMENTS + "\n")
     for d in summary.documents:
         facts = messages.document_facts(d.author, d.date, d.paragraphs)
-        origin = messages.document_origin(d.url or d.name, d.added_by, d.added_at)
+        origin = messages.document_origin(
+            messages.came_from(d.name, url=d.url, via=d.via, link=d.link), d.added_by, d.added_at
+        )
         out.write(strip_controls(f"{d.key}  {d.title}\n              {facts}; {origin}\n"))
     return 0
 

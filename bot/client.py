@@ -119,7 +119,7 @@ class CitebotBot(commands.Bot):
         await self.add_cog(InsightsCog(self.conversations))
         await self.add_cog(ConfigCog(self.conversations, self.settings.message_content_intent))
         await self.add_cog(ReindexCog(self.service, self.downloads, self.settings.max_upload_bytes))
-        await self.add_cog(DocsCog(self.service, self.downloads, self.settings.max_upload_bytes))
+        await self.add_cog(DocsCog(self, self.service, self.downloads, self.settings.max_upload_bytes))
         await self.add_cog(AboutCog(self.service))
         await self.add_cog(
             RetentionCog(

@@ -167,7 +167,13 @@ def forgotten(rows: int) -> str:
 # ---- builds (/reindex, /docs add, /docs remove) ------------------------------------------------
 DOWNLOADING = "Downloading the document…"
 FETCHING = "Fetching the page…"
-FILE_OR_URL = "Give either a file or a url (one of the two)."
+FILE_OR_URL = "Give one of: a file, a url, or text:True to type or paste the text in a form."
+PASTE_FORM_TITLE = "Add text to this server's library"
+MESSAGE_FORM_TITLE = "Add this message to the library"
+ADD_MESSAGE_COMMAND = "Add to citebot library"
+MESSAGE_HAS_NOTHING = (
+    "That message has no text and no .txt, .md, .html, .pdf or .docx file to add to this server's library."
+)
 PARSING = "Reading and cleaning the document…"
 RELATING = "Finding the document's related words…"
 WRITING = "Writing the new index…"
@@ -205,11 +211,14 @@ def reindexed(
     )
 
 
-def document_added(title: str, documents: int, seconds: float) -> str:
-    return (
+def document_added(title: str, documents: int, seconds: float, skipped: list[str] | None = None) -> str:
+    added = (
         f"Added “{title}”. This server's library now has {documents} document{'s' if documents != 1 else ''} "
         f"(indexed in {seconds:.1f} s); new questions use it now."
     )
+    if skipped:
+        added += f" Not added (not a document citebot reads): {', '.join(skipped)}."
+    return added
 
 
 def document_removed(title: str, documents: int) -> str:
@@ -247,8 +256,18 @@ def document_facts(author: str | None, date: str | None, paragraphs: int) -> str
     return " · ".join(x for x in (author, date, f"{paragraphs} paragraphs") if x)
 
 
-def document_origin(name: str, added_by: str | None, added_at: str | None) -> str:
-    origin = f"from {name}"
+def came_from(name: str, *, url: str | None = None, via: str | None = None, link: str | None = None) -> str:
+    """Where a document came from, as /docs list and the terminal say it."""
+    if via == "text":
+        return "pasted text"
+    if via == "message":
+        return f"from a Discord message ({link})" if link else "from a Discord message"
+    return f"from {url or name}"
+
+
+def document_origin(source: str, added_by: str | None, added_at: str | None) -> str:
+    """`source` (see `came_from`), who added it and when."""
+    origin = source
     if added_by or added_at:
         origin += f", added by {added_by or 'someone'}" + (f" on {added_at[:10]}" if added_at else "")
     return origin

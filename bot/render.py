@@ -215,7 +215,7 @@ def render_document_list(summary: LibrarySummary) -> discord.Embed:
             safe_text(d.author) if d.author else None,
             safe_text(d.date) if d.date else None,
             d.paragraphs,
-            d.url or safe_text(d.name),
+            messages.came_from(safe_text(d.name), url=d.url, via=d.via, link=d.link),
             safe_text(d.added_by) if d.added_by else None,
             d.added_at,
         )

@@ -19,7 +19,7 @@ from typing import ParamSpec, TypeVar
 from citebot.index.answer import Answer, Exchange
 from citebot.index.build import BuildProgress, BuildReport, Provenance
 from citebot.index.documents import QuotedParagraph
-from citebot.index.engine import Engine
+from citebot.index.engine import Engine, NewDocument
 from citebot.index.library import DocumentSummary, LibrarySummary, library_key
 
 from . import messages
@@ -176,6 +176,16 @@ class AnswerService:
             lambda report: self.engine.add_document(
                 server_id, name, data, added_by=added_by, progress=report, origin=origin
             ),
+        )
+
+    async def add_documents(
+        self, server_id: int | None, documents: list[NewDocument], *, added_by: str | None, progress: BuildProgress
+    ) -> BuildReport:
+        """Add several documents (a message and its attachments) in one build."""
+        return await self._build(
+            server_id,
+            progress,
+            lambda report: self.engine.add_documents(server_id, documents, added_by=added_by, progress=report),
         )
 
     async def add_url(

@@ -7,14 +7,20 @@ from pathlib import PurePath
 import aiohttp
 
 from citebot.index.errors import DocumentRejected
-from citebot.index.formats import TEXT_EXTENSIONS
+from citebot.index.formats import ACCEPTED_FILES, DOCUMENT_EXTENSIONS, OLD_WORD
+
+
+def is_document_name(filename: str) -> bool:
+    """Whether a file's name says it is a kind of document citebot reads."""
+    return PurePath(filename).suffix.lower() in DOCUMENT_EXTENSIONS
 
 
 def check_declared(filename: str, size: int, limit: int) -> None:
     """Refuse by name and declared size before a single byte is downloaded."""
-    suffix = PurePath(filename).suffix.lower()
-    if suffix not in TEXT_EXTENSIONS:
-        raise DocumentRejected(f"“{filename}” is not a .txt, .md or .html file.")
+    if PurePath(filename).suffix.lower() == ".doc":
+        raise DocumentRejected(OLD_WORD)
+    if not is_document_name(filename):
+        raise DocumentRejected(f"“{filename}” is not a {ACCEPTED_FILES} file.")
     if size > limit:
         raise DocumentRejected(f"“{filename}” is {size:,} bytes; the limit is {limit:,}.")
     if size == 0:

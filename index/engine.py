@@ -107,6 +107,20 @@ class EngineConfig:
         return canonical_model_id(self.model)
 
 
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to add: its file name, its bytes, the URL it came from, and where else from."""
+
+    name: str
+    data: bytes
+    url: str | None = None
+    origin: Provenance | None = None
+
+    @property
+    def shown_name(self) -> str:
+        return self.origin.title if self.origin is not None and self.origin.title else self.name
+
+
 class BuildRunner(Protocol):
     """Runs one build elsewhere (a child process: index/build_process.py) and returns what it wrote."""
 
@@ -425,14 +439,31 @@ class Engine:
 
         `origin` says where a document that is not a file or a web page came from (pasted text,
         a Discord message) and the title its adder gave it."""
+        return self.add_documents(
+            server_id, [NewDocument(name, data, url, origin)], added_by=added_by, progress=progress
+        )
+
+    def add_documents(
+        self,
+        server_id: int | None,
+        documents: list[NewDocument],
+        *,
+        added_by: str | None = None,
+        progress: BuildProgress | None = None,
+    ) -> BuildReport:
+        """Add documents to a server's library in one build; none is added if one is refused."""
         key = library_key(server_id)
         current = self._sources(key)
-        digest = sha256_bytes(data)
-        if any(s.sha256 == digest for s in current):
-            raise DocumentRejected(f"“{origin.title if origin and origin.title else name}” is already in this library.")
-        added = self._keep(key, name, data, added_by, url=url, origin=origin)
-        self._check_limits([*current, added])
-        return self._build(key, [*current, added], progress)
+        known = {s.sha256 for s in current}
+        added: list[SourceFile] = []
+        for new in documents:
+            digest = sha256_bytes(new.data)
+            if digest in known:
+                raise DocumentRejected(f"“{new.shown_name}” is already in this library.")
+            known.add(digest)
+            added.append(self._keep(key, new.name, new.data, added_by, url=new.url, origin=new.origin))
+        self._check_limits([*current, *added])
+        return self._build(key, [*current, *added], progress)
 
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(max_bytes=self.config.max_document_bytes, allow_private=self.config.allow_private_urls)

@@ -60,6 +60,8 @@ class DocumentSummary:
     added_by: str | None
     added_at: str | None
     url: str | None = None
+    via: str | None = None  # "text" or "message" (see SourceRecord)
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ def _document_summary(document: Document, record: SourceRecord | None) -> Docume
         added_by=record.added_by if record else None,
         added_at=record.added_at if record else None,
         url=record.url if record else None,
+        via=record.via if record else None,
+        link=record.link if record else None,
     )
 
 

@@ -39,7 +39,9 @@ class ReindexCog(commands.Cog):
     @app_commands.command(
         name="reindex", description="Rebuild this server's library, or replace it by one uploaded document."
     )
-    @app_commands.describe(file="A .txt, .md or .html document to answer from (empty: rebuild what the library has)")
+    @app_commands.describe(
+        file="A .txt, .md, .html, .pdf or .docx document to answer from (empty: rebuild what the library has)"
+    )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
     @app_commands.guild_only()

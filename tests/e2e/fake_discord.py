@@ -92,6 +92,7 @@ class FakeDiscord:
         self._tokens: dict[str, str] = {}  # interaction id -> its token
         # Component interaction id -> the message it was on, and that message's key in `messages`.
         self._clicked_on: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.modals: dict[str, dict[str, Any]] = {}  # interaction token -> the modal the bot opened
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -316,6 +317,8 @@ class FakeDiscord:
             token = self._tokens.get(interaction_id, "")
             message = self._store_message(str(CHANNEL_ID), data, key=f"original:{token}")
             payload["resource"] = {"type": kind, "message": message}
+        elif kind == 9:  # MODAL: a form opens for the member
+            self.modals[self._tokens.get(interaction_id, "")] = data
         elif kind == 7:  # UPDATE_MESSAGE: a component's message is edited in place
             key, shown = self._clicked_on[interaction_id]
             updated = {**shown, **message_payload(shown["channel_id"], data), "id": shown["id"]}
@@ -527,7 +530,13 @@ class FakeDiscord:
         )
 
     async def message_command(
-        self, name: str, target: dict[str, Any], *, user_id: int = 555, guild_id: int | None = GUILD_ID
+        self,
+        name: str,
+        target: dict[str, Any],
+        *,
+        user_id: int = 555,
+        guild_id: int | None = GUILD_ID,
+        permissions: int = 0,
     ) -> str:
         """A member uses a message context-menu command (Apps → name) on `target`."""
         data = {
@@ -537,7 +546,39 @@ class FakeDiscord:
             "target_id": target["id"],
             "resolved": {"messages": {target["id"]: target}},
         }
-        return await self._interaction(2, data, user_id=user_id, guild_id=guild_id)
+        return await self._interaction(2, data, user_id=user_id, guild_id=guild_id, permissions=permissions)
+
+    async def submit_modal(
+        self,
+        opened_by: str,
+        values: dict[str, str],
+        *,
+        user_id: int = 555,
+        guild_id: int | None = GUILD_ID,
+        permissions: int = 0,
+    ) -> str:
+        """The member fills in the form the bot opened in answer to interaction `opened_by` and
+        submits it (MODAL_SUBMIT, type 5); `values` are by the inputs' labels. Returns its token."""
+        modal = self.modals[opened_by]
+        rows = []
+        for row in modal["components"]:
+            field = row.get("component") or row["components"][0]  # a Label (type 18) or an action row
+            label = row.get("label") or field.get("label")
+            value = values.get(label, field.get("value") or "")
+            rows.append({"type": 1, "components": [{"type": 4, "custom_id": field["custom_id"], "value": value}]})
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        return await self._interaction(5, data, user_id=user_id, guild_id=guild_id, permissions=permissions)
+
+    def document_file(self, name: str, data: bytes) -> dict[str, Any]:
+        """Serve `data` as a file attached to a message; returns the attachment as a message carries it."""
+        self.files[name] = data
+        return {
+            "id": snowflake(),
+            "filename": name,
+            "size": len(data),
+            "url": self.file_url(name),
+            "proxy_url": self.file_url(name),
+        }
 
     def attachment(
         self, name: str, data: bytes, *, declared_size: int | None = None

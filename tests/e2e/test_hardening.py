@@ -88,7 +88,9 @@ UPLOADS = [
     ("empty.txt", b"", "refused", "empty"),
     ("picture.txt", b"\x89PNG\r\n\x1a\n" + bytes(64), "refused", "PNG"),
     ("archive.md", b"PK\x03\x04" + bytes(64), "refused", "ZIP"),
-    ("notes.docx", b"Some text.", "refused", ".txt, .md or .html"),
+    ("notes.docx", b"Some text.", "refused", "not a Word document"),
+    ("minutes.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "refused", "Save it as .docx"),
+    ("slides.pptx", b"PK\x03\x04" + bytes(64), "refused", ".txt, .md, .html, .pdf or .docx"),
     ("utf16.txt", _utf16(), "indexed", "café owners of Québec protested"),
     (
         "latin1.txt",
