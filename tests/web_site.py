@@ -1,10 +1,11 @@
 """A small web site on 127.0.0.1 for the URL tests: a news page with boilerplate, a page in
 windows-1250, a script-only shell, redirect chains, a slow server, an endless body, redirects to
-loopback and to a cloud metadata address, and a page whose text can be changed."""
+loopback and to a cloud metadata address, a page whose text can be changed, and a PDF."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +39,15 @@ CZECH = (
 ).encode("windows-1250")
 
 
+@functools.cache
+def handbook_pdf() -> bytes:
+    """A PDF of the Normans article (tests/paged_documents.py), several pages long."""
+    from .paged_documents import PdfLayout, make_pdf, squad_paragraphs
+
+    title, paragraphs = squad_paragraphs()
+    return make_pdf(paragraphs[:14], PdfLayout(title=title, author="Wiki Editors")).data
+
+
 LIVE = [NEWS.replace(b"nine votes to four", b"ten votes to three")]  # tests change LIVE[0]
 
 
@@ -68,6 +78,8 @@ class Pages(BaseHTTPRequestHandler):
                 pass
         elif path == "/image":
             self._page(b"\x89PNG\r\n", "image/png")
+        elif path == "/normans.pdf":
+            self._page(handbook_pdf(), "application/pdf")
         else:
             body = {"/news": NEWS, "/shell": SHELL, "/czech": CZECH, "/live": LIVE[0]}.get(path)
             if body is None:

@@ -140,6 +140,40 @@ def test_ingest_shows_what_would_be_indexed_from_a_file_and_a_url(
     assert run_cli("ingest", f"{site}/news")[0] == 1
 
 
+def test_a_pdf_by_url_is_ingested_added_and_cited_by_page(
+    cli_env: Path, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    code, text = run_cli("ingest", "--json", f"{site}/normans.pdf")
+    row = json.loads(text)
+    assert code == 0 and row["title"] == "Normans" and row["author"] == "Wiki Editors"
+    assert len(row["pages"]) == len(row["paragraphs"]) == 14 and row["pages"][0] == 1 and row["pages"][-1] >= 3
+    code, text = run_cli("docs", "add", "--server", "5", f"{site}/normans.pdf")
+    assert code == 0, text
+    code, text = run_cli("ask", "--server", "5", "--json", "When did the Normans attack Dyrrachium?")
+    (first, *_) = json.loads(text)["citations"]
+    assert first["page"] == row["pages"][first["paragraph"] - 1] >= 2
+    assert first["url"] == f"{site}/normans.pdf"
+    code, text = run_cli("ask", "--server", "5", "When did the Normans attack Dyrrachium?")
+    assert f"[p. {first['page']}, ¶{first['paragraph']}]" in text
+
+
+def test_a_scanned_pdf_is_refused_by_ingest_and_docs_add(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.paged_documents import make_scanned_pdf
+
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(make_scanned_pdf(1))
+    assert run_cli("ingest", str(scan))[0] == 1
+    assert "no text to quote; it looks scanned" in capsys.readouterr().err
+    assert run_cli("docs", "add", "--server", "5", str(scan))[0] == 1
+    assert "looks scanned" in capsys.readouterr().err
+    assert not (cli_env / "servers" / "5" / "sources").exists() or not any(
+        (cli_env / "servers" / "5" / "sources").iterdir()
+    )
+
+
 def test_eval_scores_a_squad_file_on_its_own_index(cli_env: Path, tmp_path: Path) -> None:
     squad = {
         "data": [

@@ -130,6 +130,23 @@ def test_a_citation_from_a_web_page_links_to_the_quoted_sentence() -> None:
     assert f"*[¶2]({link})*" in embed.description
 
 
+def test_a_citation_from_a_pdf_says_its_page_and_links_to_it() -> None:
+    citation = Citation(
+        1, 4, "body", "Dues are paid in January.", 0.9, "Club rules", "https://ex.org/rules.pdf", page=3
+    )
+    embed = render_answer(Answer("q?", "", False, (citation,), META, 1.0))
+    assert "*[p. 3, ¶4](https://ex.org/rules.pdf#page=3)*" in embed.description
+    assert citation.to_json()["page"] == 3
+
+
+def test_a_citation_from_a_discord_message_links_to_the_message_as_it_is() -> None:
+    jump = "https://discord.com/channels/1001/2000/3000"
+    citation = Citation(1, 1, "body", "The boathouse opens at nine.", 0.9, "Opening hours", jump)
+    embed = render_answer(Answer("q?", "", False, (citation,), META, 1.0))
+    assert f"*[¶1]({jump})*" in embed.description
+    assert citation.to_json()["page"] is None
+
+
 def test_an_uncertain_answer_is_shown_as_the_closest_passage_not_as_the_answer() -> None:
     answer = dataclasses.replace(answer_with("A nearby sentence."), uncertain=True)
     embed = render_answer(answer)
