@@ -108,7 +108,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         if await refuse_if_busy(interaction, self.service):
             return
         server_id, by = interaction.guild_id, interaction.user.name
-        document = NewDocument(f"{title}.txt", text.encode("utf-8"), origin=Provenance("text", title))
+        document = NewDocument(file_name(title, ".txt"), text.encode("utf-8"), origin=Provenance("text", title))
         await self._adding(
             interaction,
             messages.WORKING,
@@ -153,7 +153,8 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         text_document = None
         if title is not None:
             origin = Provenance("message", title, message.jump_url)
-            text_document = NewDocument(f"{title}.md", message.content.encode("utf-8"), origin=origin)
+            # A message is Markdown: its marks are not quoted.
+            text_document = NewDocument(file_name(title, ".md"), message.content.encode("utf-8"), origin=origin)
         await self._adding(
             interaction,
             messages.DOWNLOADING if files else messages.WORKING,
@@ -231,6 +232,11 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
 
 
 _MARKUP = re.compile(r"^[#>*_\-\s]+|[*_`~]+$|<[@#][!&]?\d+>")
+
+
+def file_name(title: str, suffix: str) -> str:
+    """The name a titled text is kept under (shown in the terminal's listing; never a path)."""
+    return (" ".join(re.sub(r"[\\/\x00-\x1f:]", " ", title).split())[:80] or "document") + suffix
 
 
 def first_line_title(text: str) -> str:
