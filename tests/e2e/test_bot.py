@@ -18,7 +18,17 @@ async def test_login_ready_and_command_sync_body(server: FakeDiscord, bot: Citeb
     (sync,) = server.calls("PUT", "/applications/")
     assert sync.path == "/applications/4242/commands"
     commands = {c["name"]: c for c in sync.body}
-    assert set(commands) == {"ask", "summary", "reindex", "about", "docs", "insights", "config", "Ask citebot"}
+    assert set(commands) == {
+        "ask",
+        "summary",
+        "reindex",
+        "about",
+        "docs",
+        "insights",
+        "config",
+        "Ask citebot",
+        "Add to citebot library",
+    }
     assert commands["Ask citebot"]["type"] == 3  # a message context-menu command (Apps → Ask citebot)
     for admin in ("insights", "config"):
         assert str(commands[admin]["default_member_permissions"]) == str(MANAGE_GUILD)

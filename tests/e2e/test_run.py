@@ -58,7 +58,7 @@ async def test_citebot_run_serves_and_stops_cleanly_on_sigterm(server: FakeDisco
             await process.wait()
     log = (stdout + stderr).decode()
     assert process.returncode == 0, log
-    assert "Synced 8 slash commands" in log and "citebot stopped." in log
+    assert "Synced 9 slash commands" in log and "citebot stopped." in log
     assert TOKEN not in log
 
 
