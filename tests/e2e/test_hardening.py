@@ -174,6 +174,9 @@ async def test_resumable_close_then_resume(server: FakeDiscord, bot: CitebotBot)
 async def test_invalid_session_then_identify_again(server: FakeDiscord, bot: CitebotBot) -> None:
     await server.send_op(9, False)
     await server.wait_for(lambda: server.identifies == 2, timeout=15)
+    # Let the new session's READY be handled before the test ends (its handlers must not outlive the bot).
+    await server.wait_for(lambda: bot.is_ready() and bot.ws is not None and bot.ws.session_id is not None, timeout=15)
+    await asyncio.sleep(0.2)
     assert RUPTURE in descriptions(await ask(server, "why did relations rupture?"))
 
 
