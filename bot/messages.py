@@ -61,14 +61,14 @@ def quote_link(url: str, sentence: str, page: int | None = None) -> str:
     the sentence, highlighted (a text fragment, #:~:text=); a Discord message as it is."""
     if _DISCORD_MESSAGE.match(url):
         return url
+    address = quote(url.split("#", 1)[0], safe=_URL_SAFE)
     if page:
-        return f"{quote(url.split('#', 1)[0], safe=_URL_SAFE)}#page={page}"
+        return f"{address}#page={page}"
     words = sentence.split()
     if len(sentence) <= _FRAGMENT_WHOLE or len(words) < 12:
         fragment = _fragment_part(sentence)
     else:
         fragment = _fragment_part(" ".join(words[:6])) + "," + _fragment_part(" ".join(words[-6:]))
-    address = quote(url.split("#", 1)[0], safe=_URL_SAFE)
     return f"{address}#:~:text={fragment}"
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from citebot.index.answer import Answer, Exchange
-from citebot.index.build import BuildProgress, BuildReport, Provenance
+from citebot.index.build import BuildProgress, BuildReport
 from citebot.index.documents import QuotedParagraph
 from citebot.index.engine import Engine, NewDocument
 from citebot.index.library import DocumentSummary, LibrarySummary, library_key
@@ -168,14 +168,11 @@ class AnswerService:
         *,
         added_by: str | None,
         progress: BuildProgress,
-        origin: Provenance | None = None,
     ) -> BuildReport:
         return await self._build(
             server_id,
             progress,
-            lambda report: self.engine.add_document(
-                server_id, name, data, added_by=added_by, progress=report, origin=origin
-            ),
+            lambda report: self.engine.add_document(server_id, name, data, added_by=added_by, progress=report),
         )
 
     async def add_documents(

@@ -63,6 +63,9 @@ class Provenance:
     link: str | None = None  # a message's jump link: citations link there; never fetched
 
 
+FILE_OR_PAGE = Provenance()  # a file or a web page: its name or URL says where it came from
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One document to build from: where its bytes are kept and what to show for it."""
@@ -77,18 +80,12 @@ class SourceFile:
     # does not parse it twice.
     parsed: Document | None = field(default=None, compare=False, repr=False)
     url: str | None = None
-    via: str | None = None  # see SourceRecord
-    title: str | None = None
-    link: str | None = None
-
-    @property
-    def provenance(self) -> Provenance:
-        return Provenance(self.via, self.title, self.link)
+    provenance: Provenance = FILE_OR_PAGE
 
     @property
     def shown_at(self) -> str | None:
         """The address its citations link to: the page it was fetched from, or its message."""
-        return self.url or self.link
+        return self.url or self.provenance.link
 
     @classmethod
     def from_record(cls, record: SourceRecord) -> SourceFile:
@@ -100,9 +97,7 @@ class SourceFile:
             record.added_at,
             record.sha256,
             url=record.url,
-            via=record.via,
-            title=record.title,
-            link=record.link,
+            provenance=Provenance(record.via, record.title, record.link),
         )
 
 
@@ -190,9 +185,9 @@ class IndexBuilder:
                         source.added_by,
                         source.added_at,
                         source.url,
-                        source.via,
-                        source.title,
-                        source.link,
+                        source.provenance.via,
+                        source.provenance.title,
+                        source.provenance.link,
                     )
                 )
                 hit = in_memory.get(digest) or cache.get(digest)
@@ -200,7 +195,8 @@ class IndexBuilder:
                     cached[number] = hit
                 else:
                     reuse = source.parsed if source.sha256 == digest else None
-                    fresh[number] = reuse or load_document(source.name, data, split=False, title=source.title)
+                    title = source.provenance.title
+                    fresh[number] = reuse or load_document(source.name, data, split=False, title=title)
                 report("parsing", number + 1, len(sources))
             embedded = self._split_and_embed(fresh, report)
             for number, pair in embedded.items():
@@ -208,7 +204,7 @@ class IndexBuilder:
             parts = {**cached, **embedded}
             for number, source in enumerate(sources):  # the same text may come from another page
                 document, vectors = parts[number]
-                title = source.title or document.meta.title
+                title = source.provenance.title or document.meta.title
                 if document.meta.url != source.shown_at or document.meta.title != title:
                     meta = dataclasses.replace(document.meta, url=source.shown_at, title=title)
                     parts[number] = (dataclasses.replace(document, meta=meta), vectors)

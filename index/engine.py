@@ -31,7 +31,7 @@ from .answer import (
     metadata_part,
     summary_answer,
 )
-from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, Provenance, SourceFile
+from .build import FILE_OR_PAGE, BuildOptions, BuildProgress, BuildReport, IndexBuilder, Provenance, SourceFile
 from .documents import QuotedParagraph
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
@@ -114,11 +114,11 @@ class NewDocument:
     name: str
     data: bytes
     url: str | None = None
-    origin: Provenance | None = None
+    provenance: Provenance = FILE_OR_PAGE
 
     @property
     def shown_name(self) -> str:
-        return self.origin.title if self.origin is not None and self.origin.title else self.name
+        return self.provenance.title or self.name
 
 
 class BuildRunner(Protocol):
@@ -433,15 +433,9 @@ class Engine:
         added_by: str | None = None,
         progress: BuildProgress | None = None,
         url: str | None = None,
-        origin: Provenance | None = None,
     ) -> BuildReport:
-        """Add one document to a server's library; only the new document is embedded.
-
-        `origin` says where a document that is not a file or a web page came from (pasted text,
-        a Discord message) and the title its adder gave it."""
-        return self.add_documents(
-            server_id, [NewDocument(name, data, url, origin)], added_by=added_by, progress=progress
-        )
+        """Add one document to a server's library; only the new document is embedded."""
+        return self.add_documents(server_id, [NewDocument(name, data, url)], added_by=added_by, progress=progress)
 
     def add_documents(
         self,
@@ -451,7 +445,10 @@ class Engine:
         added_by: str | None = None,
         progress: BuildProgress | None = None,
     ) -> BuildReport:
-        """Add documents to a server's library in one build; none is added if one is refused."""
+        """Add documents to a server's library in one build; none is added if one is refused.
+
+        A document's `provenance` says where one that is not a file or a web page came from
+        (pasted text, a Discord message) and the title its adder gave it."""
         key = library_key(server_id)
         current = self._sources(key)
         known = {s.sha256 for s in current}
@@ -461,7 +458,7 @@ class Engine:
             if digest in known:
                 raise DocumentRejected(f"“{new.shown_name}” is already in this library.")
             known.add(digest)
-            added.append(self._keep(key, new.name, new.data, added_by, url=new.url, origin=new.origin))
+            added.append(self._keep(key, new.name, new.data, added_by, url=new.url, provenance=new.provenance))
         self._check_limits([*current, *added])
         return self._build(key, [*current, *added], progress)
 
@@ -531,7 +528,7 @@ class Engine:
                 out.append(source)
                 continue
             kept = self._keep(
-                key, fetched.name, fetched.data, source.added_by, url=source.url, origin=source.provenance
+                key, fetched.name, fetched.data, source.added_by, url=source.url, provenance=source.provenance
             )
             out.append(dataclasses.replace(kept, added_at=source.added_at))
             changed.append(source.url)
@@ -568,13 +565,12 @@ class Engine:
         added_by: str | None,
         *,
         url: str | None = None,
-        origin: Provenance | None = None,
+        provenance: Provenance = FILE_OR_PAGE,
     ) -> SourceFile:
         if len(data) > self.config.max_document_bytes:
             raise DocumentRejected(f"The file is {len(data):,} bytes; the limit is {self.config.max_document_bytes:,}.")
-        origin = origin or Provenance()
         # Refuse a bad file before anything is written.
-        parsed = load_document(name, data, split=False, title=origin.title)
+        parsed = load_document(name, data, split=False, title=provenance.title)
         try:
             kept = keep_upload(self._directory(key), name, data)
         except OSError as exc:
@@ -590,9 +586,7 @@ class Engine:
             sha256_bytes(data),
             parsed,
             url,
-            origin.via,
-            origin.title,
-            origin.link,
+            provenance,
         )
 
     def _check_limits(self, sources: list[SourceFile]) -> None:

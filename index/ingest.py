@@ -8,7 +8,7 @@ numbered from 1 so citations stay stable between builds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import PurePath
 
@@ -47,9 +47,9 @@ INGEST_VERSION = 4
 
 @dataclass
 class _Block:
-    lines: list[str]
-    credited: set[int]  # positions of lines that carried a photo credit
-    pages: list[int | None]  # the page of each line, in a paged document (PDF)
+    lines: list[str] = field(default_factory=list)
+    credited: set[int] = field(default_factory=set)  # positions of lines that carried a photo credit
+    pages: list[int | None] = field(default_factory=list)  # the page of each line, in a paged document (PDF)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def read_plain_text(name: str, data: bytes) -> PlainText:
 
 def _kept_blocks(text: str, dropped: list[str], line_pages: tuple[int, ...] | None = None) -> list[_Block]:
     blocks: list[_Block] = []
-    current = _Block([], set(), [])
+    current = _Block()
     seen: set[str] = set()
     for number, raw_line in enumerate(text.split("\n")):
         line = " ".join(raw_line.replace("\u00a0", " ").split())
@@ -136,7 +136,7 @@ def _kept_blocks(text: str, dropped: list[str], line_pages: tuple[int, ...] | No
         if not line:
             if current.lines:
                 blocks.append(current)
-            current = _Block([], set(), [])
+            current = _Block()
             continue
         line, credit = split_credit(line)
         if credit:
@@ -146,7 +146,7 @@ def _kept_blocks(text: str, dropped: list[str], line_pages: tuple[int, ...] | No
             # Text on either side of a dropped line is not contiguous in the source: never join it.
             if current.lines:
                 blocks.append(current)
-            current = _Block([], set(), [])
+            current = _Block()
             continue
         seen.add(line.casefold())
         if credit:
@@ -170,12 +170,12 @@ def _drop_name_labels(blocks: list[_Block], dropped: list[str]) -> list[_Block]:
             dropped.append(line)
     kept: list[_Block] = []
     for block in blocks:
-        current = _Block([], set(), [])
+        current = _Block()
         for i, line in enumerate(block.lines):
             if (id(block), i) in labels:  # split at the dropped label, as for any dropped line
                 if current.lines:
                     kept.append(current)
-                current = _Block([], set(), [])
+                current = _Block()
                 continue
             if i in block.credited:
                 current.credited.add(len(current.lines))

@@ -73,11 +73,11 @@ class PagedParagraph:
     page: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Metadata:
-    title: str | None = None
-    author: str | None = None
-    date: str | None = None
+    title: str | None
+    author: str | None
+    date: str | None
 
 
 def read_pdf(data: bytes, *, max_seconds: float = MAX_SECONDS) -> PlainText:
@@ -104,8 +104,6 @@ def read_pdf(data: bytes, *, max_seconds: float = MAX_SECONDS) -> PlainText:
 def read_pdf_here(data: bytes, *, max_seconds: float = MAX_SECONDS) -> PlainText:
     """What `read_pdf` returns, read in this process (for the child, and to time extraction)."""
     lines, meta = pdfium_lines(data, max_seconds=max_seconds)
-    if sum(len(line.text) for line in lines) < 1:
-        raise DocumentRejected(NO_TEXT)
     paragraphs = paragraphs_from_lines(lines)
     if not paragraphs:
         raise DocumentRejected(NO_TEXT)
@@ -123,7 +121,6 @@ def pdfium_lines(data: bytes, *, max_seconds: float = MAX_SECONDS) -> tuple[list
 
     started = time.monotonic()
     lines: list[TextLine] = []
-    meta = _Metadata()
     with _PDFIUM:
         try:
             document = pdfium.PdfDocument(data)
@@ -133,7 +130,7 @@ def pdfium_lines(data: bytes, *, max_seconds: float = MAX_SECONDS) -> tuple[list
             pages = len(document)
             if pages > MAX_PAGES:
                 raise DocumentRejected(f"This PDF has {pages:,} pages; citebot reads at most {MAX_PAGES:,}.")
-            _read_metadata(document.get_metadata_dict(), meta)
+            meta = _metadata(document.get_metadata_dict())
             characters = 0
             for number in range(pages):
                 if time.monotonic() - started > max_seconds:
@@ -163,13 +160,14 @@ def pdfium_lines(data: bytes, *, max_seconds: float = MAX_SECONDS) -> tuple[list
     return lines, meta
 
 
-_LINE_END_HYPHENS = ("-", "\x02", "\u00ad", "\u2010")
+# How PDFium and fonts mark a hyphen at a line end (PDFium's own mark is \x02).
+_LINE_END_HYPHENS = ("\x02", "\u00ad", "\u2010")
 
 
 def _clean(text: str) -> str:
-    """A line's text with PDFium's line-end hyphen mark made a plain hyphen, then normalised."""
+    """A line's text with a line-end hyphen mark made a plain hyphen, then normalised."""
     text = " ".join(text.replace("\r", " ").replace("\n", " ").split())
-    if text.endswith(_LINE_END_HYPHENS[1:]):
+    if text.endswith(_LINE_END_HYPHENS):
         text = text[:-1] + "-"
     return " ".join(normalise_text(text).split())
 
@@ -211,16 +209,13 @@ def _same_line(left: TextLine, right: TextLine) -> bool:
     return overlap > 0.5 * size and -size < gap < 0.9 * size
 
 
-def _read_metadata(info: dict[str, str], meta: _Metadata) -> None:
+def _metadata(info: dict[str, str]) -> _Metadata:
+    """Title, author and date from the document information dictionary (placeholder titles ignored)."""
     title = normalise_text(info.get("Title", "") or "").strip()
-    if title and not _JUNK_TITLE.search(title):
-        meta.title = title[:300]
     author = normalise_text(info.get("Author", "") or "").strip()
-    meta.author = author[:300] or None
     found = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", info.get("CreationDate", "") or "")
-    if found:
-        year, month, day = found.group(1), found.group(2) or "01", found.group(3) or "01"
-        meta.date = f"{year}-{month}-{day}"
+    date = f"{found.group(1)}-{found.group(2) or '01'}-{found.group(3) or '01'}" if found else None
+    return _Metadata(title[:300] if title and not _JUNK_TITLE.search(title) else None, author[:300] or None, date)
 
 
 # Titles that tools write for a document nobody titled.

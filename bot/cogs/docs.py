@@ -108,7 +108,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         if await refuse_if_busy(interaction, self.service):
             return
         server_id, by = interaction.guild_id, interaction.user.name
-        document = NewDocument(file_name(title, ".txt"), text.encode("utf-8"), origin=Provenance("text", title))
+        document = NewDocument(file_name(title, ".txt"), text.encode("utf-8"), provenance=Provenance("text", title))
         await self._adding(
             interaction,
             messages.WORKING,
@@ -123,27 +123,24 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         """Apps → Add to citebot library: the message's text (titled in a form) and its documents."""
         if await refuse_if_busy(interaction, self.service):
             return
-        files = [a for a in message.attachments if is_document_name(a.filename)]
         text = message.content.strip()
-        if not any(ch.isalnum() for ch in text) and not files:
-            await interaction.response.send_message(messages.MESSAGE_HAS_NOTHING, ephemeral=True)
-            return
-        if not any(ch.isalnum() for ch in text):
-            await self._add_message_now(interaction, message, None)
-            return
-        await interaction.response.send_modal(
-            TitleMessage(
-                first_line_title(text), lambda submitted, title: self._add_message_now(submitted, message, title)
+        if any(ch.isalnum() for ch in text):
+            await interaction.response.send_modal(
+                TitleMessage(
+                    first_line_title(text), lambda submitted, title: self._add_message_now(submitted, message, title)
+                )
             )
-        )
+        elif attached_documents(message)[0]:
+            await self._add_message_now(interaction, message, None)
+        else:
+            await interaction.response.send_message(messages.MESSAGE_HAS_NOTHING, ephemeral=True)
 
     async def _add_message_now(
         self, interaction: discord.Interaction, message: discord.Message, title: str | None
     ) -> None:
         if title is not None and await refuse_if_busy(interaction, self.service):
             return  # asked again: a build may have started while the form was open
-        files = [a for a in message.attachments if is_document_name(a.filename)]
-        skipped = [a.filename for a in message.attachments if not is_document_name(a.filename)]
+        files, skipped = attached_documents(message)
         try:
             for file in files:
                 check_declared(file.filename, file.size, self.max_upload_bytes)
@@ -152,9 +149,10 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
             return
         text_document = None
         if title is not None:
-            origin = Provenance("message", title, message.jump_url)
+            provenance = Provenance("message", title, message.jump_url)
             # A message is Markdown: its marks are not quoted.
-            text_document = NewDocument(file_name(title, ".md"), message.content.encode("utf-8"), origin=origin)
+            data = message.content.encode("utf-8")
+            text_document = NewDocument(file_name(title, ".md"), data, provenance=provenance)
         await self._adding(
             interaction,
             messages.DOWNLOADING if files else messages.WORKING,
@@ -232,6 +230,12 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
 
 
 _MARKUP = re.compile(r"^[#>*_\-\s]+|[*_`~]+$|<[@#][!&]?\d+>")
+
+
+def attached_documents(message: discord.Message) -> tuple[list[discord.Attachment], list[str]]:
+    """A message's attachments citebot reads, and the names of those it does not."""
+    files = [a for a in message.attachments if is_document_name(a.filename)]
+    return files, [a.filename for a in message.attachments if not is_document_name(a.filename)]
 
 
 def file_name(title: str, suffix: str) -> str:
