@@ -22,21 +22,21 @@ from citebot.index.vectors import search
 
 def measure(corpus: Path, pairs: list[tuple[str, str]], rounds: int, index_dir: Path) -> dict[str, dict[str, float]]:
     engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(corpus,)))
-    engine.ensure_ready()
-    stored = engine.live().stored
+    engine.default.loaded()
+    stored = engine.default.loaded().stored
     encoder = engine.query_embedder
-    contexts = {first: engine.answer(first).exchange() for first, _ in pairs}
+    contexts = {first: engine.default.answer(first).exchange() for first, _ in pairs}
     times: dict[str, list[float]] = {"bare": [], "question": [], "follow-up": [], "summary": []}
     for round_number in range(rounds + 5):
         first, follow = pairs[round_number % len(pairs)]
         started = time.perf_counter()
         search(stored.vectors, encoder.encode([follow]), 40)
         bare = time.perf_counter()
-        engine.answer(follow)
+        engine.default.answer(follow)
         question = time.perf_counter()
-        engine.answer(follow, context=contexts[first])
+        engine.default.answer(follow, context=contexts[first])
         follow_up = time.perf_counter()
-        engine.summarise()
+        engine.default.summarise()
         summary = time.perf_counter()
         if round_number >= 5:  # the first rounds warm up
             times["bare"].append(bare - started)

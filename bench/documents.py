@@ -172,7 +172,7 @@ def long_pdf(pages: int) -> tuple[list[tuple[str, object, str]], dict[str, objec
 def answers(path: Path) -> tuple[list[tuple[str, object, str]], dict[str, object]]:
     from citebot.bot.settings import Settings
     from citebot.index.engine import Engine
-    from citebot.index.evaluate import evaluate, read_squad, summarise
+    from citebot.index.evaluate import evaluate, read_squad, score
 
     settings = Settings(query_encoder="sentence-transformers")
     settings.apply_model_environment()
@@ -197,10 +197,10 @@ def answers(path: Path) -> tuple[list[tuple[str, object, str]], dict[str, object
                 )
                 engine = Engine(config, embedder=embedder)
                 embedder = engine.embedder
-                engine.ensure_ready()
-                outcomes[kind].extend(evaluate(squad.questions, engine.answer)[1])
+                engine.default.loaded()
+                outcomes[kind].extend(evaluate(squad.questions, engine.default.answer)[1])
                 engine.close()
-    reports = {kind: summarise(found) for kind, found in outcomes.items()}  # type: ignore[arg-type]
+    reports = {kind: score(found) for kind, found in outcomes.items()}  # type: ignore[arg-type]
     txt, pdf = reports["txt"], reports["pdf"]
     rows: list[tuple[str, object, str]] = [
         ("hit rate, as .txt", round(txt.hit_rate, 4), f"top-1 {txt.top1_rate:.4f}; {txt.answerable} questions"),

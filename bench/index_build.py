@@ -18,7 +18,9 @@ from corpus import article
 
 from citebot.index.build import IndexBuilder, SourceFile
 from citebot.index.engine import Engine, EngineConfig
+from citebot.index.file_store import FileLibraryStore
 from citebot.index.ingest import parse_document
+from citebot.index.library_store import DEFAULT_KEY
 from citebot.index.onnx_encoder import load_onnx_embedder
 
 
@@ -32,7 +34,7 @@ def main() -> None:
         engine = Engine(EngineConfig(index_dir=Path(tmp) / "index", corpus_paths=(source,)))
         small = Path(tmp) / "small.txt"
         small.write_text(article(5), "utf-8")
-        engine.build_from_paths([small])  # loads the model and makes the ONNX export once
+        engine.default.build_from_files([small])  # loads the model and makes the ONNX export once
         texts = [s.text for s in parse_document(source.read_text("utf-8")).sentences]
 
         def bare_encode() -> float:
@@ -43,7 +45,7 @@ def main() -> None:
         # Bare encoding before and after the build, so drift in machine speed hits both sides.
         before = bare_encode()
         t0 = time.perf_counter()
-        built = engine.build_from_paths()
+        built = engine.default.rebuild()
         build = time.perf_counter() - t0
         bare = (before + bare_encode()) / 2
 
@@ -53,7 +55,8 @@ def main() -> None:
         assert onnx is not None, "the first build makes the ONNX export"
         onnx_builder = IndexBuilder(onnx, engine.build_options)
         t0 = time.perf_counter()
-        onnx_built = onnx_builder.build(Path(tmp) / "onnx-library", [SourceFile(source, source.name, "configured")])
+        elsewhere = FileLibraryStore(Path(tmp) / "onnx-library")
+        onnx_built = onnx_builder.build(elsewhere, DEFAULT_KEY, [SourceFile(source, source.name, "configured")])
         onnx_build = time.perf_counter() - t0
         probe = texts[:300]
         agreement = float(np.abs(onnx.encode(probe) - engine.embedder.encode(probe)).max())

@@ -30,6 +30,7 @@ from corpus import sentence
 from citebot.bot.settings import PACKAGE_CORPUS
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.ingest import load_document
+from citebot.index.library import NewDocument
 from citebot.index.sentences import split_sentences
 
 QUESTIONS = [
@@ -76,7 +77,7 @@ def build_servers(index_dir: Path, servers: int) -> float:
     rng = random.Random(5)
     real = article_sentences()
     engine = Engine(config(index_dir, 1))
-    engine.ensure_ready()  # the default library, and the ONNX export made once
+    engine.default.loaded()  # the default library, and the ONNX export made once
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for server in range(1, servers + 1):
@@ -85,7 +86,7 @@ def build_servers(index_dir: Path, servers: int) -> float:
                 path = Path(tmp) / f"doc-{d}.txt"
                 path.write_text(small_document(rng, real, server * 3 + d), "utf-8")
                 paths.append(path)
-            engine.build_from_paths(paths, server_id=server, added_by="bench")
+            engine.library(server).build_from_files(paths, added_by="bench")
     return time.perf_counter() - started
 
 
@@ -99,17 +100,17 @@ def rss_mb() -> float:
 def child(index_dir: Path, servers: int, budget: int) -> dict[str, float | int | list[float] | bool]:
     """In a fresh process: touch every library once, then time answers from evicted libraries."""
     engine = Engine(config(index_dir, budget))
-    engine.answer("why did relations rupture?")
+    engine.default.answer("why did relations rupture?")
     baseline = rss_mb()
     for server in range(1, servers + 1):
-        engine.answer(QUESTIONS[server % len(QUESTIONS)], server_id=server)
+        engine.answering(server).answer(QUESTIONS[server % len(QUESTIONS)])
     touched = rss_mb()
     loaded = set(engine.libraries.loaded_keys())
     cold = [s for s in range(1, servers + 1) if f"server-{s}" not in loaded][:200]
     cold_times = []
     for server in cold:
         t0 = time.perf_counter()
-        engine.answer(QUESTIONS[server % len(QUESTIONS)], server_id=server)
+        engine.answering(server).answer(QUESTIONS[server % len(QUESTIONS)])
         cold_times.append(time.perf_counter() - t0)
     # Warm: the same 3-document library again and again, beside the single default library.
     warm, single = [], []
@@ -117,9 +118,9 @@ def child(index_dir: Path, servers: int, budget: int) -> dict[str, float | int |
     for i in range(300):
         q = QUESTIONS[i % len(QUESTIONS)]
         t0 = time.perf_counter()
-        engine.answer(q, server_id=hot)
+        engine.answering(hot).answer(q)
         t1 = time.perf_counter()
-        engine.answer(q)
+        engine.default.answer(q)
         t2 = time.perf_counter()
         warm.append(t1 - t0)
         single.append(t2 - t1)
@@ -146,7 +147,7 @@ def add_to_large_library(index_dir: Path) -> dict[str, float]:
             path = Path(tmp) / f"big-{d}.txt"
             path.write_text(sized_document(rng, real, d), "utf-8")
             paths.append(path)
-        engine.build_from_paths(paths, server_id=server, added_by="bench")
+        engine.library(server).build_from_files(paths, added_by="bench")
     ratios, adds, bares = [], [], []
     for extra in range(5):
         text = sized_document(rng, real, 100 + extra)
@@ -155,7 +156,7 @@ def add_to_large_library(index_dir: Path) -> dict[str, float]:
         engine.embedder.encode(sentences, batch_size=engine.config.batch_size)
         bare = time.perf_counter() - t0
         t0 = time.perf_counter()
-        report_ = engine.add_document(server, f"extra-{extra}.txt", text.encode(), added_by="bench")
+        report_ = engine.library(server).add([NewDocument(f"extra-{extra}.txt", text.encode())], added_by="bench")
         added = time.perf_counter() - t0
         assert report_.embedded_sentences == len(sentences), (report_.embedded_sentences, len(sentences))
         ratios.append(added / bare)

@@ -48,17 +48,17 @@ def main() -> None:
             corpus = PACKAGE_CORPUS
             base = [q.question for q in read_questions(common.ROOT / "tests/data/dev_questions.jsonl")]
         engine = Engine(EngineConfig(index_dir=Path(tmp) / "index", corpus_paths=(corpus,)))
-        engine.ensure_ready()
+        engine.default.loaded()
         encoder = engine.query_embedder
-        stored = engine.loaded
+        stored = engine.default.loaded().stored
         asked = questions(args.questions, base)
         for q in asked[:20]:  # warm up both paths
-            engine.answer(q)
+            engine.default.answer(q)
             search(stored.vectors, encoder.encode([q]), 40)
         answer_times, bare_times = [], []
         for q in asked:  # interleaved so both see the same machine state
             t0 = time.perf_counter()
-            engine.answer(q)
+            engine.default.answer(q)
             t1 = time.perf_counter()
             search(stored.vectors, encoder.encode([q]), 40)
             t2 = time.perf_counter()

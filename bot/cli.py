@@ -23,6 +23,7 @@ from .settings import Settings, SettingsError
 if TYPE_CHECKING:
     from citebot.index.engine import Engine
     from citebot.index.evaluate import EvalOutcome, EvalReport
+    from citebot.index.library import Library
 
 log = logging.getLogger("citebot")
 
@@ -80,31 +81,30 @@ def _progress_bar() -> Callable[[str, int, int], None]:
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(settings)
-    server = args.server
-    engine.ensure_ready(progress=_progress_bar(), server_id=server)
+    library = _engine(settings).answering(args.server)
+    library.loaded(progress=_progress_bar())
     if args.after:
         # A follow-up, as a reply to the answer of --after in Discord.
-        context = engine.answer(args.after, server_id=server).exchange()
-        _write_answer(engine.answer(args.question, server_id=server, context=context), args.json, out)
+        context = library.answer(args.after).exchange()
+        _write_answer(library.answer(args.question, context=context), args.json, out)
         return 0
     if args.question == "-":
         for line in sys.stdin:
             if not line.strip():
                 continue
-            out.write(json.dumps(_ask_json(engine, line.rstrip("\n"), server), ensure_ascii=False) + "\n")
+            out.write(json.dumps(_ask_json(library, line.rstrip("\n")), ensure_ascii=False) + "\n")
             out.flush()
         return 0
     if args.json:
-        out.write(json.dumps(_ask_json(engine, args.question, server), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_ask_json(library, args.question), ensure_ascii=False) + "\n")
         return 0
-    out.write(render_plain(engine.answer(args.question, server_id=server)) + "\n")
+    out.write(render_plain(library.answer(args.question)) + "\n")
     return 0
 
 
-def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> dict[str, Any]:
+def _ask_json(library: Library, question: str) -> dict[str, Any]:
     try:
-        return engine.answer(question, server_id=server_id).to_json()
+        return library.answer(question).to_json()
     except CitebotError as exc:
         return {
             "question": question,
@@ -120,14 +120,16 @@ def _ask_json(engine: Engine, question: str, server_id: int | None = None) -> di
 
 def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from citebot.index.fetch import is_url
+    from citebot.index.library import NewDocument
 
     engine = _engine(settings)
+    library = engine.library(args.server)
     if any(is_url(p) for p in args.paths):
-        uploads = [engine.read_source(source) for source in args.paths]
-        report = engine.replace_with(args.server, uploads, added_by="terminal", progress=_progress_bar())
+        documents = [NewDocument(*engine.read_source(source)) for source in args.paths]
+        report = library.replace(documents, added_by="terminal", progress=_progress_bar())
     else:
-        paths = [Path(p) for p in args.paths] or None
-        report = engine.build_from_paths(paths, progress=_progress_bar(), server_id=args.server, added_by="terminal")
+        paths = [Path(p) for p in args.paths]
+        report = library.build_from_files(paths, added_by="terminal", progress=_progress_bar())
     counts = report.manifest.counts
     out.write(
         f"Indexed “{report.title}”: {counts['body_paragraphs']} paragraphs, {counts['sentences']} sentences, "
@@ -137,8 +139,7 @@ def cmd_index_build(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(settings)
-    summary = engine.summary(args.server)
+    summary = _engine(settings).answering(args.server).describe()
     if args.json:
         out.write(json.dumps([dataclasses.asdict(d) for d in summary.documents], ensure_ascii=False) + "\n")
         return 0
@@ -154,10 +155,13 @@ def cmd_docs_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_docs_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    from citebot.index.library import NewDocument
+
     engine = _engine(settings)
+    library = engine.library(args.server)
     for source in args.paths:
-        name, data, url = engine.read_source(source)
-        report = engine.add_document(args.server, name, data, added_by="terminal", progress=_progress_bar(), url=url)
+        document = NewDocument(*engine.read_source(source))
+        report = library.add([document], added_by="terminal", progress=_progress_bar())
         out.write(messages.document_added(report.titles[-1], len(report.titles), report.seconds) + "\n")
     return 0
 
@@ -199,8 +203,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_docs_remove(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(settings)
-    titles = {d.key: d.title for d in engine.summary(args.server).documents}
-    report = engine.remove_document(args.server, args.document, progress=_progress_bar())
+    titles = {d.key: d.title for d in engine.answering(args.server).describe().documents}
+    report = engine.library(args.server).remove(args.document, progress=_progress_bar())
     title = titles.get(args.document, args.document)
     if report is None:
         out.write(messages.last_document_removed(title) + "\n")
@@ -210,10 +214,9 @@ def cmd_docs_remove(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from citebot.index.library import library_directory, library_key
-    from citebot.index.store import read_manifest
+    from citebot.index.library_store import library_key
 
-    manifest = read_manifest(library_directory(settings.index_dir, library_key(args.server)))
+    manifest = _engine(settings).store.manifest(library_key(args.server))
     if args.json:
         out.write(json.dumps(manifest.to_json(), indent=2) + "\n")
         return 0
@@ -227,18 +230,18 @@ def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from citebot.index.evaluate import calibrate, calibrate_sure, evaluate, is_squad_file, read_questions, summarise
+    from citebot.index.evaluate import calibrate, calibrate_sure, evaluate, is_squad_file, read_questions, score
 
     per_file: dict[str, list[EvalOutcome]] = {}
-    library: Engine | None = None  # the configured library, loaded once for every .jsonl set
+    library: Library | None = None  # the configured library, loaded once for every .jsonl set
     for name in args.files:
         path = Path(name)
         if is_squad_file(path):
             per_file[name] = _squad_outcomes(settings, path)
             continue
         if library is None:
-            library = _engine(settings)
-            library.ensure_ready(progress=_progress_bar())
+            library = _engine(settings).default
+            library.loaded(progress=_progress_bar())
         per_file[name] = evaluate(read_questions(path), library.answer)[1]
     pooled = [o for outcomes in per_file.values() for o in outcomes]
     # Follow-ups are scored, but the thresholds are fitted on questions asked on their own.
@@ -253,8 +256,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
         if o.question.after is None
     ]
     result: dict[str, Any] = {
-        "report": summarise(pooled).to_json(),  # all files together
-        "reports": {name: summarise(o).to_json() for name, o in per_file.items()},
+        "report": score(pooled).to_json(),  # all files together
+        "reports": {name: score(o).to_json() for name, o in per_file.items()},
     }
     if args.calibrate:
         policy = settings.engine_config().policy
@@ -267,7 +270,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     for name, outcomes in per_file.items():
         if len(per_file) > 1:
             out.write(f"{name}\n")
-        _write_report(summarise(outcomes), outcomes, out)
+        _write_report(score(outcomes), outcomes, out)
     if args.calibrate:
         c, band = result["calibration"], result["sure_band"]
         if c is not None:
@@ -325,16 +328,16 @@ def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
             )
             engine = Engine(config, embedder=embedder)
             embedder = engine.embedder
-            engine.ensure_ready(progress=_progress_bar())
-            outcomes.extend(evaluate(article.questions, engine.answer)[1])
+            engine.default.loaded(progress=_progress_bar())
+            outcomes.extend(evaluate(article.questions, engine.default.answer)[1])
             engine.close()
     return outcomes
 
 
 def cmd_summary(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(settings)
-    engine.ensure_ready(progress=_progress_bar(), server_id=args.server)
-    _write_answer(engine.summarise(server_id=args.server, document=args.document), args.json, out)
+    library = _engine(settings).answering(args.server)
+    library.loaded(progress=_progress_bar())
+    _write_answer(library.summarise(document=args.document), args.json, out)
     return 0
 
 

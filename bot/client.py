@@ -33,6 +33,7 @@ from .cogs.retention import RetentionCog
 from .components import persistent_items
 from .conversations import ConversationService
 from .cooldown import Cooldown
+from .errors import DiscordUnreachable
 from .messages import reply_for_error
 from .render import render_notice
 from .seen import SeenEvents
@@ -266,10 +267,6 @@ def run_bot(settings: Settings) -> int:
 
 
 LOGIN_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
-
-
-class DiscordUnreachable(CitebotError):
-    """Discord's API could not be reached at start-up, after retries."""
 
 
 async def login_with_retries(bot: commands.Bot, settings: Settings) -> None:

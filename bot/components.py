@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import discord
 
 from citebot.index.answer import Answer
 
 from . import messages
+from .conversations import ConversationService
 from .messages import reply_for_error
 from .render import render_notice, render_paragraph
-
-if TYPE_CHECKING:
-    from .client import CitebotBot
+from .seen import SeenEvents
+from .service import AnswerService
 
 log = logging.getLogger(__name__)
 
 # Discord allows 5 buttons in a row: up to 5 "Show ¶n" in the first row, the votes in the second.
 MAX_PARAGRAPH_BUTTONS = 5
 CUSTOM_ID_LIMIT = 100
+
+
+class ButtonHost(Protocol):
+    """What a click needs of the bot (the client that received it); no import of the client."""
+
+    service: AnswerService
+    conversations: ConversationService
+    seen: SeenEvents
 
 
 class ShowParagraph(
@@ -56,9 +64,10 @@ class ShowParagraph(
         return _first_time(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot = cast("CitebotBot", interaction.client)
+        bot = cast(ButtonHost, interaction.client)
         try:
-            found = await bot.service.paragraph(self.key, self.paragraph, server_id=interaction.guild_id)
+            library = await bot.service.answering(interaction.guild_id)
+            found = await bot.service.paragraph(library, self.key, self.paragraph)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             await interaction.response.send_message(render_notice(reply_for_error(exc)), ephemeral=True)
             return
@@ -95,7 +104,7 @@ class Vote(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"citebot:v:
         if interaction.user.bot:
             await interaction.response.send_message(messages.BOTS_DO_NOT_VOTE, ephemeral=True)
             return
-        bot = cast("CitebotBot", interaction.client)
+        bot = cast(ButtonHost, interaction.client)
         vote = 1 if self.up else -1
         assert interaction.message is not None  # a button click always comes with its message
         try:
@@ -113,7 +122,7 @@ class Vote(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"citebot:v:
 
 
 def _first_time(interaction: discord.Interaction) -> bool:
-    bot = cast("CitebotBot", interaction.client)
+    bot = cast(ButtonHost, interaction.client)
     if bot.seen.first_time(interaction.id):
         return True
     log.info("Interaction %s delivered again; already handled.", interaction.id)

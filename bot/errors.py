@@ -11,3 +11,7 @@ class ShuttingDown(CitebotError):
 
 class BuildBusy(CitebotError):
     """A change to this library is already running."""
+
+
+class DiscordUnreachable(CitebotError):
+    """Discord's API could not be reached at start-up, after retries."""

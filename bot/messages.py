@@ -12,7 +12,7 @@ from enum import Enum
 from urllib.parse import quote
 
 from citebot.index.answer import Citation
-from citebot.index.errors import BuildCancelled, CitebotError, DocumentRejected, QuestionRejected
+from citebot.index.errors import BuildCancelled, CitebotError, DocumentRejected, QuestionRejected, UnknownDocument
 
 from .errors import ShuttingDown
 
@@ -317,6 +317,8 @@ def _reply_for_error(error: BaseException, context: Context) -> str:
         return input_does_not_fit(str(error.__cause__ or error))
     if isinstance(error, (QuestionRejected, BuildCancelled, ShuttingDown)):
         return str(error)
+    if isinstance(error, UnknownDocument) and context is not Context.BUILD:
+        return str(error)  # a document another library holds (or none does): not a failure
     if isinstance(error, CitebotError):
         if context is Context.ADD:
             return not_added(str(error))

@@ -21,7 +21,7 @@ async def refuse_if_busy(interaction: discord.Interaction, service: AnswerServic
     if not service.accepting:
         await interaction.response.send_message(messages.RESTARTING, ephemeral=True)
         return True
-    if service.is_building(interaction.guild_id):
+    if service.is_building(service.library(interaction.guild_id)):
         await interaction.response.send_message(messages.BUILD_BUSY, ephemeral=True)
         return True
     return False

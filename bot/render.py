@@ -13,7 +13,7 @@ import discord
 from citebot.index.answer import Answer, Citation
 from citebot.index.documents import DocumentMeta, QuotedParagraph
 from citebot.index.formats import strip_controls
-from citebot.index.library import DocumentSummary, LibrarySummary
+from citebot.index.library_info import DocumentInfo, LibraryInfo
 
 from . import messages
 from .conversations import ServerConfig
@@ -176,7 +176,7 @@ def model_name(model: str) -> str:
     return model
 
 
-def render_about(summary: LibrarySummary) -> discord.Embed:
+def render_about(summary: LibraryInfo) -> discord.Embed:
     """What the bot knows here and how to ask it."""
     embed = discord.Embed(title="What I know", colour=ANSWER_COLOUR)
     if len(summary.documents) == 1:
@@ -201,13 +201,13 @@ def render_about(summary: LibrarySummary) -> discord.Embed:
     return embed
 
 
-def _document_lines(documents: tuple[DocumentSummary, ...], limit: int) -> str:
+def _document_lines(documents: tuple[DocumentInfo, ...], limit: int) -> str:
     lines = [f"• {safe_text(short_title(d.title))}" for d in documents]
     text = "\n".join(lines)
     return text if len(text) <= limit else trim(text, limit)
 
 
-def render_document_list(summary: LibrarySummary) -> discord.Embed:
+def render_document_list(summary: LibraryInfo) -> discord.Embed:
     """/docs list: each document with its author, date, length, who added it, when and from where."""
     lines = [
         messages.document_line(

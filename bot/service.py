@@ -19,8 +19,9 @@ from typing import ParamSpec, TypeVar
 from citebot.index.answer import Answer, Exchange
 from citebot.index.build import BuildProgress, BuildReport
 from citebot.index.documents import QuotedParagraph
-from citebot.index.engine import Engine, NewDocument
-from citebot.index.library import DocumentSummary, LibrarySummary, library_key
+from citebot.index.engine import Engine
+from citebot.index.library import Library, NewDocument
+from citebot.index.library_info import DocumentInfo, LibraryInfo
 
 from . import messages
 from .errors import BuildBusy, ShuttingDown
@@ -90,7 +91,7 @@ class AnswerService:
         await self._in(self._answer_pool, self._warm_up)
 
     def _warm_up(self) -> None:
-        self.engine.ensure_ready()
+        self.engine.default.loaded()
         self.engine.query_embedder.encode(["warm up"])
         if self.engine.build_runner is None:
             # Builds run here: load their model now, so one that cannot load is reported at start,
@@ -100,127 +101,98 @@ class AnswerService:
         gc.freeze()
         release_free_memory()
 
+    async def answering(self, server_id: int | None) -> Library:
+        """The library that answers in a server (its own, else the default); looked up off the loop."""
+        return await asyncio.to_thread(self.engine.answering, server_id)
+
+    def library(self, server_id: int | None) -> Library:
+        """A server's own library, the one its admins change (made on its first change)."""
+        return self.engine.library(server_id)
+
     async def answer(
-        self,
-        question: str,
-        *,
-        server_id: int | None = None,
-        document: str | None = None,
-        context: Exchange | None = None,
+        self, library: Library, question: str, *, document: str | None = None, context: Exchange | None = None
     ) -> Answer:
         """An answer, read with the exchange it follows up on when there is one."""
         async with self._slots:
-            return await self._in(
-                self._answer_pool,
-                self.engine.answer,
-                question,
-                server_id=server_id,
-                document=document,
-                context=context,
-            )
+            return await self._in(self._answer_pool, library.answer, question, document=document, context=context)
 
-    async def summarise(self, *, server_id: int | None = None, document: str | None = None) -> Answer:
+    async def summarise(self, library: Library, *, document: str | None = None) -> Answer:
         async with self._slots:
-            return await self._in(self._answer_pool, self.engine.summarise, server_id=server_id, document=document)
+            return await self._in(self._answer_pool, library.summarise, document=document)
 
-    async def paragraph(self, key: str, paragraph_index: int, *, server_id: int | None) -> QuotedParagraph | None:
-        return await self._in(self._answer_pool, self.engine.paragraph, key, paragraph_index, server_id=server_id)
+    async def paragraph(self, library: Library, document: str, paragraph_index: int) -> QuotedParagraph | None:
+        return await self._in(self._answer_pool, library.paragraph, document, paragraph_index)
 
-    async def summary(self, server_id: int | None = None) -> LibrarySummary:
-        """What the library answering in this server (or DM) holds; at once when it is in memory."""
-        loaded = self.engine.loaded_summary(server_id)
+    async def describe(self, library: Library) -> LibraryInfo:
+        """What a library holds; at once when it is in memory."""
+        loaded = library.described_if_loaded()
         if loaded is not None:
             return loaded
-        return await self._in(self._answer_pool, self.engine.summary, server_id)
+        return await self._in(self._answer_pool, library.describe)
 
-    async def own_documents(self, server_id: int | None) -> tuple[DocumentSummary, ...]:
+    async def own_documents(self, server_id: int | None) -> tuple[DocumentInfo, ...]:
         """The documents of the server's own library (none when it answers from the default one)."""
-        if server_id is None or not self.engine.has_own_library(server_id):
+        if server_id is None:
             return ()
-        return (await self.summary(server_id)).documents
+        library = await self.answering(server_id)
+        return () if library.is_default else (await self.describe(library)).documents
 
-    def is_building(self, server_id: int | None) -> bool:
-        return library_key(server_id) in self._building
+    def is_building(self, library: Library) -> bool:
+        return library.key in self._building
 
-    async def reindex(
-        self,
-        *,
-        server_id: int | None = None,
-        upload: tuple[str, bytes] | None = None,
-        added_by: str | None = None,
-        progress: BuildProgress,
+    async def rebuild(self, library: Library, *, progress: BuildProgress) -> BuildReport:
+        """Build a library again from what it keeps (web pages fetched again)."""
+        return await self._build(library, progress, lambda report: library.rebuild(progress=report))
+
+    async def replace(
+        self, library: Library, documents: list[NewDocument], *, added_by: str | None, progress: BuildProgress
     ) -> BuildReport:
-        """Rebuild a library from what it keeps, or replace it by one uploaded document."""
-        if upload is not None:
-            name, data = upload
-            work = functools.partial(self.engine.build_from_upload, name, data, server_id=server_id, added_by=added_by)
-            return await self._build(server_id, progress, lambda report: work(progress=report))
-        # A server without documents of its own reloads the default library (the configured corpus):
-        # the same content for everyone, read again.
-        owner = server_id if server_id is not None and self.engine.has_own_library(server_id) else None
-        return await self._build(owner, progress, lambda report: self.engine.rebuild(owner, progress=report))
-
-    async def add_document(
-        self,
-        server_id: int | None,
-        name: str,
-        data: bytes,
-        *,
-        added_by: str | None,
-        progress: BuildProgress,
-    ) -> BuildReport:
+        """Replace what a library holds by these documents."""
         return await self._build(
-            server_id,
-            progress,
-            lambda report: self.engine.add_document(server_id, name, data, added_by=added_by, progress=report),
+            library, progress, lambda report: library.replace(documents, added_by=added_by, progress=report)
         )
 
-    async def add_documents(
-        self, server_id: int | None, documents: list[NewDocument], *, added_by: str | None, progress: BuildProgress
+    async def add(
+        self, library: Library, documents: list[NewDocument], *, added_by: str | None, progress: BuildProgress
     ) -> BuildReport:
-        """Add several documents (a message and its attachments) in one build."""
+        """Add documents (a file; a message and its attachments) in one build."""
         return await self._build(
-            server_id,
-            progress,
-            lambda report: self.engine.add_documents(server_id, documents, added_by=added_by, progress=report),
+            library, progress, lambda report: library.add(documents, added_by=added_by, progress=report)
         )
 
     async def add_url(
-        self, server_id: int | None, url: str, *, added_by: str | None, progress: BuildProgress
+        self, library: Library, url: str, *, added_by: str | None, progress: BuildProgress
     ) -> BuildReport:
         """Fetch an article and add it; the fetch runs on the build thread, within the build's turn."""
         return await self._build(
-            server_id, progress, lambda report: self.engine.add_url(server_id, url, added_by=added_by, progress=report)
+            library, progress, lambda report: library.add_url(url, added_by=added_by, progress=report)
         )
 
-    async def remove_document(
-        self, server_id: int | None, document: str, *, progress: BuildProgress
-    ) -> BuildReport | None:
-        return await self._build(
-            server_id, progress, lambda report: self.engine.remove_document(server_id, document, progress=report)
-        )
+    async def remove(self, library: Library, document: str, *, progress: BuildProgress) -> BuildReport | None:
+        return await self._build(library, progress, lambda report: library.remove(document, progress=report))
 
     async def forget_server(self, server_id: int) -> bool:
         """Delete a server's library (after the bot left it)."""
-        async with self._exclusive(server_id, lambda *_: None):
-            return await self._in(self._build_pool, self.engine.delete_library, server_id)
+        library = self.library(server_id)
+        async with self._exclusive(library, lambda *_: None):
+            return await self._in(self._build_pool, library.delete)
 
-    async def _build(self, server_id: int | None, progress: BuildProgress, work: Callable[[BuildProgress], T]) -> T:
+    async def _build(self, library: Library, progress: BuildProgress, work: Callable[[BuildProgress], T]) -> T:
         loop = asyncio.get_running_loop()
 
         def from_thread(stage: str, done: int, total: int) -> None:
             loop.call_soon_threadsafe(progress, stage, done, total)
 
-        async with self._exclusive(server_id, progress):
+        async with self._exclusive(library, progress):
             try:
                 return await self._in(self._build_pool, work, from_thread)
             finally:
                 release_free_memory()
 
     @contextlib.asynccontextmanager
-    async def _exclusive(self, server_id: int | None, progress: BuildProgress) -> AsyncIterator[None]:
+    async def _exclusive(self, library: Library, progress: BuildProgress) -> AsyncIterator[None]:
         """One build per library; past `max_concurrent_builds`, wait in line with the position shown."""
-        key = library_key(server_id)
+        key = library.key
         if key in self._building:
             raise BuildBusy(messages.BUILD_BUSY)
         self._building.add(key)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from .documents import Document, DocumentMeta, Sentence, paragraph_label
+from .errors import QuestionRejected
 from .lexical import stems, words
 from .retrieve import Candidate, Retrieval
 from .store import StoredIndex
 
 NOT_ANSWERED = "The document does not answer that."
-CLOSEST = "The closest the document comes:"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,36 @@ def confidence_of(retrieval: Retrieval, policy: AnswerPolicy) -> float:
 def evidence_of(retrieval: Retrieval) -> Evidence:
     best = retrieval.best
     return Evidence(retrieval.best_dense, retrieval.coverage, best.score if best else 0.0, retrieval.margin)
+
+
+MAX_QUESTION_CHARS = 1000
+
+
+def clean_question(question: str) -> str:
+    """Strip control, zero-width and lone surrogate characters and cap the length; refuse an empty question."""
+    kept = "".join(ch for ch in question if unicodedata.category(ch) not in ("Cc", "Cf", "Cs") or ch in "\n\t")
+    text = " ".join(kept.split())[:MAX_QUESTION_CHARS]
+    if not any(ch.isalnum() for ch in text):
+        raise QuestionRejected("Ask a question in words, for example: why did relations rupture?")
+    return text
+
+
+def respond(
+    question: str, retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy, only: int | None, follow_up: bool
+) -> Answer:
+    """The answer to a retrieved question: composed, or an abstention naming what was searched.
+
+    A question with no word the library knows abstains unless its meaning alone is close (or it
+    follows up on an earlier exchange, whose words it borrows)."""
+    wordless = not retrieval.query_stems and (retrieval.best is None or retrieval.best.dense < 0.5)
+    if wordless and not follow_up:
+        result = abstain(question, stored.documents[only or 0].meta if stored.documents else None, 0.0)
+    else:
+        result = compose(question, retrieval, stored, policy)
+    if result.abstained:
+        searched = stored.documents if only is None else (stored.documents[only],)
+        result = dataclasses.replace(result, searched_titles=tuple(d.meta.title for d in searched))
+    return result
 
 
 def compose(question: str, retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) -> Answer:

@@ -1,9 +1,9 @@
 """Index builds: read and clean each source, embed what is new, write the index with the atomic swap.
 
-A build knows nothing of what is live: it takes the sources of one library and a directory, and
-returns what it wrote. Each source's sentences and vectors are kept in an embedding cache keyed by
-the source's content hash, the model and the ingest version, so adding one document to a library
-embeds that document only.
+A build knows nothing of what is live: it takes the sources of one library and the store that
+keeps it, publishes a new version there, and returns it; its caller holds the library's lock.
+Each source's sentences and vectors are kept in an embedding cache keyed by the source's content
+hash, the model and the ingest version, so adding one document to a library embeds that one only.
 """
 
 from __future__ import annotations
@@ -28,18 +28,17 @@ from .documents import Document, Paragraph, Sentence
 from .embed import Embedder
 from .errors import DocumentRejected
 from .ingest import INGEST_VERSION, load_document, split_paragraph
+from .library_store import LibraryStore
 from .related import WordVectors, build_related_terms
 from .store import (
     IndexManifest,
+    NewVersion,
     SourceRecord,
     StoredIndex,
     WriteStep,
-    build_lock,
     documents_from_json,
     documents_to_json,
-    remove_unused_sources,
     sha256_bytes,
-    write_index,
 )
 from .vectors import build_vector_index, stored_vectors
 
@@ -48,7 +47,6 @@ log = logging.getLogger(__name__)
 # progress(stage, done, total): stages are "parsing", "embedding", "relating", "writing", "done".
 BuildProgress = Callable[[str, int, int], None]
 
-EMBEDDINGS = "embeddings"
 _WORD_VECTORS = "words.npz"  # in the embedding cache: the vectors of the library's words (related.py)
 _SPLIT_CHUNK = 256
 _PARALLEL_SPLIT_FROM = 1000  # paragraphs; below this a process pool costs more than it saves
@@ -149,91 +147,90 @@ class IndexBuilder:
 
     def build(
         self,
-        directory: Path,
+        store: LibraryStore,
+        key: str,
         sources: list[SourceFile],
         *,
         progress: BuildProgress | None = None,
         on_step: WriteStep | None = None,
         previous: StoredIndex | None = None,
     ) -> BuildReport:
-        """Write a complete new index for `sources` into `directory` and make it the live build there.
+        """Build a complete new index of library `key` from `sources` and publish it in `store`.
 
-        `previous`, the library's index in memory, lends the sentences and vectors of unchanged
-        sources, so they are not even read back from the embedding cache.
+        The caller holds the library's lock. `previous`, the library's index in memory, lends the
+        sentences and vectors of unchanged sources, so they are not even read back from the cache.
         """
         report = progress or (lambda _stage, _done, _total: None)
         started = time.perf_counter()
-        cache = EmbeddingCache(directory / EMBEDDINGS, self.options.model_id)
+        cache = EmbeddingCache(store.scratch(key), self.options.model_id)
         in_memory = (
             _reusable(previous) if previous is not None and previous.manifest.model == self.options.model_id else {}
         )
-        with build_lock(directory):
-            report("parsing", 0, len(sources))
-            records: list[SourceRecord] = []
-            cached: dict[int, tuple[Document, np.ndarray]] = {}
-            fresh: dict[int, Document] = {}
-            for number, source in enumerate(sources):
-                data = self.read_capped(source.path)
-                digest = sha256_bytes(data)
-                records.append(
-                    SourceRecord(
-                        source.name,
-                        digest,
-                        len(data),
-                        source.origin,
-                        str(source.path.resolve()),
-                        source.added_by,
-                        source.added_at,
-                        source.url,
-                        source.provenance.via,
-                        source.provenance.title,
-                        source.provenance.link,
-                    )
+        report("parsing", 0, len(sources))
+        records: list[SourceRecord] = []
+        cached: dict[int, tuple[Document, np.ndarray]] = {}
+        fresh: dict[int, Document] = {}
+        for number, source in enumerate(sources):
+            data = self.read_capped(source.path)
+            digest = sha256_bytes(data)
+            records.append(
+                SourceRecord(
+                    source.name,
+                    digest,
+                    len(data),
+                    source.origin,
+                    str(source.path.resolve()),
+                    source.added_by,
+                    source.added_at,
+                    source.url,
+                    source.provenance.via,
+                    source.provenance.title,
+                    source.provenance.link,
                 )
-                hit = in_memory.get(digest) or cache.get(digest)
-                if hit is not None:
-                    cached[number] = hit
-                else:
-                    reuse = source.parsed if source.sha256 == digest else None
-                    title = source.provenance.title
-                    fresh[number] = reuse or load_document(source.name, data, split=False, title=title)
-                report("parsing", number + 1, len(sources))
-            embedded = self._split_and_embed(fresh, report)
-            for number, pair in embedded.items():
-                cache.put(records[number].sha256, *pair)
-            parts = {**cached, **embedded}
-            for number, source in enumerate(sources):  # the same text may come from another page
-                document, vectors = parts[number]
-                title = source.provenance.title or document.meta.title
-                if document.meta.url != source.shown_at or document.meta.title != title:
-                    meta = dataclasses.replace(document.meta, url=source.shown_at, title=title)
-                    parts[number] = (dataclasses.replace(document, meta=meta), vectors)
-            documents, matrix = _join(len(sources), parts)
-            if not documents or matrix.shape[0] == 0:
-                raise DocumentRejected("No article text is left after removing page furniture.")
-            report("relating", 0, 1)
-            texts = (s.text for document in documents for s in document.sentences)
-            related = build_related_terms(texts, self.embedder, cache.words, batch_size=self.options.batch_size)
-            report("writing", 0, 1)
-            self._before_write()
-            vectors, kind, params = build_vector_index(matrix, approximate_from=self.options.approximate_from)
-            stored = write_index(
-                directory,
-                documents=documents,
-                vectors=vectors,
-                model=self.options.model_id,
-                dimension=int(matrix.shape[1]),
-                index_type=kind,
-                index_params=params,
-                sources=records,
-                build_seconds=time.perf_counter() - started,
-                related=related,
-                on_step=on_step,
             )
-            # Only what the live index needs stays on disk.
-            remove_unused_sources(directory, {r.path for r in records})
-            cache.keep_only({r.sha256 for r in records})
-            report("writing", 1, 1)
+            hit = in_memory.get(digest) or cache.get(digest)
+            if hit is not None:
+                cached[number] = hit
+            else:
+                reuse = source.parsed if source.sha256 == digest else None
+                title = source.provenance.title
+                fresh[number] = reuse or load_document(source.name, data, split=False, title=title)
+            report("parsing", number + 1, len(sources))
+        embedded = self._split_and_embed(fresh, report)
+        for number, pair in embedded.items():
+            cache.put(records[number].sha256, *pair)
+        parts = {**cached, **embedded}
+        for number, source in enumerate(sources):  # the same text may come from another page
+            document, vectors = parts[number]
+            title = source.provenance.title or document.meta.title
+            if document.meta.url != source.shown_at or document.meta.title != title:
+                meta = dataclasses.replace(document.meta, url=source.shown_at, title=title)
+                parts[number] = (dataclasses.replace(document, meta=meta), vectors)
+        documents, matrix = _join(len(sources), parts)
+        if not documents or matrix.shape[0] == 0:
+            raise DocumentRejected("No article text is left after removing page furniture.")
+        report("relating", 0, 1)
+        texts = (s.text for document in documents for s in document.sentences)
+        related = build_related_terms(texts, self.embedder, cache.words, batch_size=self.options.batch_size)
+        report("writing", 0, 1)
+        self._before_write()
+        vectors, kind, params = build_vector_index(matrix, approximate_from=self.options.approximate_from)
+        version = NewVersion(
+            documents,
+            vectors,
+            self.options.model_id,
+            int(matrix.shape[1]),
+            kind,
+            params,
+            records,
+            time.perf_counter() - started,
+            related,
+        )
+        stored = store.publish(key, version, on_step)
+        # Only what the live index needs stays.
+        store.drop_unused(key)
+        cache.keep_only({r.sha256 for r in records})
+        report("writing", 1, 1)
         seconds = time.perf_counter() - started
         report("done", 1, 1)
         fresh_sentences = sum(len(doc.sentences) for doc, _ in embedded.values())

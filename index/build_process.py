@@ -10,8 +10,10 @@ memory goes back to the system; builds queued meanwhile share its loaded model.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import multiprocessing
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -19,17 +21,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from . import errors
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import BuildCancelled, BuildTimedOut, CitebotError
-from .store import load_index
+from .errors import BuildCancelled, BuildCrashed, BuildTimedOut, CitebotError
+from .library_store import LibraryStore
 
 log = logging.getLogger(__name__)
-
-
-class BuildCrashed(CitebotError):
-    """The build process ended before the build finished; nothing of it was made live."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,8 @@ class ChildSpec:
 
 @dataclass(frozen=True)
 class _Job:
-    directory: Path
+    store: LibraryStore
+    key: str
     sources: tuple[SourceFile, ...]
 
 
@@ -84,11 +82,7 @@ class BuildProcess:
             elif kind == "done":
                 return dict(message[1])
             else:
-                _, name, text = message
-                error_type = getattr(errors, name, CitebotError)
-                if not (isinstance(error_type, type) and issubclass(error_type, CitebotError)):
-                    error_type = CitebotError
-                raise error_type(text)
+                raise received_error(message)
 
     @property
     def alive(self) -> bool:
@@ -125,13 +119,19 @@ class ChildBuilds:
         self._closed = False
 
     def __call__(
-        self, directory: Path, sources: list[SourceFile], progress: BuildProgress | None, *, timeout: float = 600.0
+        self,
+        store: LibraryStore,
+        key: str,
+        sources: list[SourceFile],
+        progress: BuildProgress | None,
+        *,
+        timeout: float = 600.0,
     ) -> BuildReport:
         child = self._acquire()
         started = time.perf_counter()
         report = progress or (lambda _stage, _done, _total: None)
         # The parsed documents stay here: the child parses what it builds.
-        job = _Job(directory, tuple(replace(s, parsed=None) for s in sources))
+        job = _Job(store, key, tuple(replace(s, parsed=None) for s in sources))
         try:
             result = child.run(job, report, timeout)
         except (BuildCrashed, BuildTimedOut) as exc:
@@ -143,7 +143,7 @@ class ChildBuilds:
             self._release(child)
             raise
         self._release(child)
-        stored = load_index(directory, expected_model=self.spec.options.model_id)
+        stored = store.read(key, model=self.spec.options.model_id)
         return BuildReport(
             stored.manifest,
             tuple(result["titles"]),
@@ -241,16 +241,34 @@ def _child_main(conn: Connection, spec: ChildSpec) -> None:
             if builder is None:
                 builder = _child_builder(spec)
             built = builder.build(
-                job.directory,
+                job.store,
+                job.key,
                 list(job.sources),
                 progress=lambda stage, done, total: conn.send(("progress", stage, done, total)),
             )
             conn.send(("done", {"titles": list(built.titles), "embedded_sentences": built.embedded_sentences}))
         except CitebotError as exc:
-            conn.send(("error", type(exc).__name__, str(exc)))
+            send_error(conn, exc)
         except Exception as exc:
             log.exception("Build failed")
-            conn.send(("error", "CitebotError", f"The build failed unexpectedly ({type(exc).__name__})."))
+            send_error(conn, CitebotError(f"The build failed unexpectedly ({type(exc).__name__})."))
+
+
+def send_error(conn: Connection, exc: CitebotError) -> None:
+    """Tell the parent why a build failed, by its class's module and name: it arrives as that class."""
+    conn.send(("error", type(exc).__module__, type(exc).__qualname__, str(exc)))
+
+
+def received_error(message: tuple[Any, ...]) -> CitebotError:
+    """The error a build process sent, rebuilt as its own class (a citebot error class, by name)."""
+    _, module_name, class_name, text = message
+    error_type: Any = CitebotError
+    if isinstance(module_name, str) and module_name.startswith("citebot."):
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)
+        found = getattr(module, class_name, None)
+        if isinstance(found, type) and issubclass(found, CitebotError):
+            error_type = found
+    return error_type(text)
 
 
 def _child_builder(spec: ChildSpec) -> IndexBuilder:

@@ -51,3 +51,19 @@ class LibraryFull(DocumentRejected):
 
 class UnknownDocument(CitebotError):
     """A document named by its key is not in the library."""
+
+
+class UrlRefused(DocumentRejected):
+    """A URL is refused by a rule (scheme, address, redirect, size, type, time); the message says which."""
+
+
+class BuildInProgress(CitebotError):
+    """Another build holds this library's lock (in this process or another); nothing was changed."""
+
+
+class DiskFull(CitebotError):
+    """The disk that holds the index is full; what the failed change wrote was removed."""
+
+
+class BuildCrashed(CitebotError):
+    """The build process ended before the build finished; nothing of it was made live."""

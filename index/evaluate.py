@@ -219,10 +219,11 @@ def evaluate(questions: Iterable[EvalQuestion], ask: Ask) -> tuple[EvalReport, l
             continue
         context = ask(q.after).exchange()
         outcomes.append(EvalOutcome(q, ask(q.question, context=context), alone=ask(q.question)))
-    return summarise(outcomes), outcomes
+    return score(outcomes), outcomes
 
 
-def summarise(outcomes: list[EvalOutcome]) -> EvalReport:
+def score(outcomes: list[EvalOutcome]) -> EvalReport:
+    """The scores of a set of answered questions (hits, top-1, abstentions...)."""
     answerable = [o for o in outcomes if o.question.answerable]
     off_topic = [o for o in outcomes if not o.question.answerable]
     answered = [o for o in answerable if not o.answer.abstained]

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .errors import DocumentRejected
+from .errors import UrlRefused
 
 MAX_REDIRECTS = 5
 TOTAL_SECONDS = 10.0
@@ -36,10 +36,6 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
 )
 USER_AGENT = "citebot (+https://github.com/; reads one article a member asked for)"
-
-
-class UrlRefused(DocumentRejected):
-    """A URL is refused by a rule (scheme, address, redirect, size, type, time); the message says which."""
 
 
 @dataclass(frozen=True)

@@ -86,12 +86,18 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
 # C0 and C1 controls (but tab and newline), bidi embeddings, overrides and isolates, and the BOM:
 # invisible, and able to reorder or recolour what a terminal or Discord shows.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    # OSC, DCS, SOS, PM, APC (a window title, a hyperlink...): their text goes too, up to the
+    # terminator (BEL or ST), or the end of the line when there is none.
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]"  # any other escape: ESC, its intermediates, its final character
+)
 
 
 def strip_controls(text: str) -> str:
     """Text with terminal escape sequences, control and bidi-override characters removed."""
-    return _CONTROLS.sub("", _ANSI.sub("", text))
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 def normalise_text(text: str) -> str:

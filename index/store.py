@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .documents import Document, DocumentMeta, Paragraph, Sentence
-from .errors import CitebotError, IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import DiskFull, IndexCorrupt, IndexMismatch, IndexMissing
 from .formats import DOCUMENT_EXTENSIONS
 from .related import RelatedTerms, related_from_json, related_to_json
 
@@ -142,25 +141,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the index directory so two builds never interleave writes."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise BuildInProgress("Another index build is running; try again when it finishes.") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-class BuildInProgress(CitebotError):
-    """An index build is already running on this index directory."""
-
-
 def keep_upload(index_dir: Path, name: str, data: bytes) -> Path:
     """Keep an uploaded document under sources/ so the index can be rebuilt from it later.
 
@@ -181,20 +161,22 @@ def keep_upload(index_dir: Path, name: str, data: bytes) -> Path:
 WriteStep = Callable[[str], None]
 
 
-def write_index(
-    index_dir: Path,
-    *,
-    documents: list[Document],
-    vectors: Any,
-    model: str,
-    dimension: int,
-    index_type: str,
-    index_params: dict[str, Any],
-    sources: list[SourceRecord],
-    build_seconds: float,
-    related: RelatedTerms | None = None,
-    on_step: WriteStep | None = None,
-) -> StoredIndex:
+@dataclass(frozen=True)
+class NewVersion:
+    """A built index, not yet published: what `write_index` (or another store) makes current."""
+
+    documents: list[Document]
+    vectors: Any  # faiss.Index
+    model: str
+    dimension: int
+    index_type: str
+    index_params: dict[str, Any]
+    sources: list[SourceRecord]
+    build_seconds: float
+    related: RelatedTerms = field(default_factory=dict)
+
+
+def write_index(index_dir: Path, version: NewVersion, *, on_step: WriteStep | None = None) -> StoredIndex:
     """Write a complete new build and make it live atomically; returns it, as held in memory.
 
     A failure at any step removes what this build wrote and leaves the live build as it was; a
@@ -202,6 +184,7 @@ def write_index(
     import faiss
 
     step = on_step or (lambda _name: None)
+    documents, vectors, related = version.documents, version.vectors, version.related
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -211,7 +194,7 @@ def write_index(
         tmp.mkdir()
         step("start")
 
-        units = {**documents_to_json(documents), "related": related_to_json(related or {})}
+        units = {**documents_to_json(documents), "related": related_to_json(related)}
         units_bytes = json.dumps(units, ensure_ascii=False).encode("utf-8")
         write_file_atomically(tmp / UNITS, units_bytes)
         step("units")
@@ -225,22 +208,22 @@ def write_index(
         sentence_count = sum(len(d.sentences) for d in documents)
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
-            model=model,
-            dimension=dimension,
-            index_type=index_type,
-            sources=tuple(sources),
+            model=version.model,
+            dimension=version.dimension,
+            index_type=version.index_type,
+            sources=tuple(version.sources),
             counts={
                 "documents": len(documents),
                 "paragraphs": sum(len(d.paragraphs) for d in documents),
                 "body_paragraphs": sum(d.body_paragraph_count for d in documents),
                 "sentences": sentence_count,
                 "vectors": int(vectors.ntotal),
-                "related_terms": len(related or {}),
+                "related_terms": len(related),
             },
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            build_seconds=round(build_seconds, 3),
+            build_seconds=round(version.build_seconds, 3),
             files=files,
-            index_params=index_params,
+            index_params=version.index_params,
         )
         write_file_atomically(tmp / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode("utf-8"))
         step("manifest")
@@ -261,7 +244,7 @@ def write_index(
                 "No space left on the disk that holds the index; nothing was changed. Free some space and try again."
             ) from exc
         raise
-    return _assemble(manifest, documents, vectors, final, related or {})
+    return _assemble(manifest, documents, vectors, final, related)
 
 
 def _live_build_name(index_dir: Path) -> str | None:
@@ -276,10 +259,6 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     return isinstance(exc, RuntimeError) and "No space left" in str(exc)
-
-
-class DiskFull(CitebotError):
-    """The disk that holds the index is full; the build that hit it was removed."""
 
 
 def current_build(index_dir: Path) -> Path:
@@ -408,16 +387,12 @@ def documents_from_json(units: dict[str, Any]) -> list[Document]:
 
 
 def remove_unfinished_builds(index_dir: Path) -> None:
-    """Remove builds that never became live (a build process killed mid-write), unless a build runs."""
-    try:
-        with build_lock(index_dir):
-            live = _live_build_name(index_dir)
-            builds = index_dir / "builds"
-            for entry in builds.iterdir() if builds.is_dir() else ():
-                if entry.name != live:
-                    shutil.rmtree(entry, ignore_errors=True)
-    except BuildInProgress:
-        return
+    """Remove builds that never became live (a failed or killed build); the caller holds the lock."""
+    live = _live_build_name(index_dir)
+    builds = index_dir / "builds"
+    for entry in builds.iterdir() if builds.is_dir() else ():
+        if entry.name != live:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def remove_unused_sources(index_dir: Path, live_paths: set[str]) -> None:

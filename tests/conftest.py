@@ -60,5 +60,5 @@ def real_engine(real_embedder, tmp_path_factory) -> Engine:
     """An engine over the article with the real model; its index is built once per run."""
     index_dir = tmp_path_factory.mktemp("real-index")
     engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_embedder)
-    engine.ensure_ready()
+    engine.default.loaded()
     return engine

@@ -16,5 +16,7 @@ class AboutCog(commands.Cog):
 
     @app_commands.command(name="about", description="What documents I know here, and how to ask me about them.")
     async def about(self, interaction: discord.Interaction) -> None:
-        summary = await self.service.summary(interaction.guild_id)
-        await interaction.response.send_message(embed=render_about(summary), ephemeral=True)
+        library = await self.service.answering(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=render_about(await self.service.describe(library)), ephemeral=True
+        )

@@ -75,11 +75,16 @@ class AskCog(commands.Cog):
         thread: bool = False,
     ) -> None:
         server_id = interaction.guild_id
+
+        async def get() -> Answer:
+            library = await self.service.answering(server_id)
+            return await self.service.answer(library, question, document=document or None)
+
         await self._answer_interaction(
             interaction,
             private=private,
             thread_name=question if thread and not private and interaction.guild_id is not None else None,
-            get=lambda: self.service.answer(question, server_id=server_id, document=document or None),
+            get=get,
         )
 
     @ask.autocomplete("document")
@@ -92,20 +97,20 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, document: str | None = None, private: bool = False
     ) -> None:
         server_id = interaction.guild_id
-        await self._answer_interaction(
-            interaction,
-            private=private,
-            thread_name=None,
-            get=lambda: self.service.summarise(server_id=server_id, document=document or None),
-        )
+
+        async def get() -> Answer:
+            library = await self.service.answering(server_id)
+            return await self.service.summarise(library, document=document or None)
+
+        await self._answer_interaction(interaction, private=private, thread_name=None, get=get)
 
     @summary.autocomplete("document")
     async def summary_document(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await self._document_choices(interaction, current)
 
     async def _document_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        summary = await self.service.summary(interaction.guild_id)
-        return document_choices(summary.documents, current)
+        library = await self.service.answering(interaction.guild_id)
+        return document_choices((await self.service.describe(library)).documents, current)
 
     async def _ask_about_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """Apps → Ask citebot: the message's text is the question; the answer replies to that message."""
@@ -118,7 +123,11 @@ class AskCog(commands.Cog):
         server_id = interaction.guild_id
         async with self.service.work():
             await interaction.response.defer(ephemeral=True, thinking=True)
-            answer = await self._get_or_tell(interaction, lambda: self.service.answer(question, server_id=server_id))
+
+            async def get() -> Answer:
+                return await self.service.answer(await self.service.answering(server_id), question)
+
+            answer = await self._get_or_tell(interaction, get)
             if answer is None:
                 return
             embed, view = render_answer(answer), answer_view(answer)
@@ -290,7 +299,8 @@ class AskCog(commands.Cog):
     ) -> None:
         """Answer and post with `send` (a reply, or a message in a thread), and remember the exchange."""
         try:
-            answer = await self.service.answer(question, server_id=server_id, context=context)
+            library = await self.service.answering(server_id)
+            answer = await self.service.answer(library, question, context=context)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             notice = render_notice(reply_for_error(exc, Context.ANSWER))
             await deliver(lambda: send(notice), what="a notice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from citebot.index.library import DocumentSummary
+from citebot.index.library_info import DocumentInfo
 
 from ..messages import trim
 
@@ -12,7 +12,7 @@ MAX_CHOICES = 25
 CHOICE_NAME_LIMIT = 100
 
 
-def document_choices(documents: tuple[DocumentSummary, ...], typed: str) -> list[app_commands.Choice[str]]:
+def document_choices(documents: tuple[DocumentInfo, ...], typed: str) -> list[app_commands.Choice[str]]:
     """Documents whose title or file name contains what was typed, best matches first."""
     needle = typed.casefold().strip()
     matches = [d for d in documents if not needle or needle in d.title.casefold() or needle in d.name.casefold()]

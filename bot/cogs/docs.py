@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from citebot.index.build import BuildProgress, BuildReport, Provenance
-from citebot.index.engine import NewDocument
+from citebot.index.library import NewDocument
 
 from .. import messages
 from ..messages import Context, reply_for_error
@@ -59,8 +59,9 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.command(name="list", description="The documents I answer from in this server.")
     async def list_documents(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        summary = await self.service.summary(interaction.guild_id)
-        await interaction.followup.send(embed=render_document_list(summary), ephemeral=True)
+        library = await self.service.answering(interaction.guild_id)
+        info = await self.service.describe(library)
+        await interaction.followup.send(embed=render_document_list(info), ephemeral=True)
 
     @app_commands.command(name="add", description="Add a document to this server's library.")
     @app_commands.describe(
@@ -85,12 +86,12 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
             await interaction.response.send_modal(PasteText(self._add_pasted))
             return
         if url is not None:
-            server_id, link = interaction.guild_id, url.strip()
+            library, link = self.service.library(interaction.guild_id), url.strip()
             by = interaction.user.name
             await self._adding(
                 interaction,
                 messages.FETCHING,
-                lambda progress: self.service.add_url(server_id, link, added_by=by, progress=progress),
+                lambda progress: self.service.add_url(library, link, added_by=by, progress=progress),
                 fallback=link,
             )
             return
@@ -107,12 +108,12 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     async def _add_pasted(self, interaction: discord.Interaction, title: str, text: str) -> None:
         if await refuse_if_busy(interaction, self.service):
             return
-        server_id, by = interaction.guild_id, interaction.user.name
+        library, by = self.service.library(interaction.guild_id), interaction.user.name
         document = NewDocument(file_name(title, ".txt"), text.encode("utf-8"), provenance=Provenance("text", title))
         await self._adding(
             interaction,
             messages.WORKING,
-            lambda progress: self.service.add_documents(server_id, [document], added_by=by, progress=progress),
+            lambda progress: self.service.add(library, [document], added_by=by, progress=progress),
             fallback=title,
         )
 
@@ -165,14 +166,14 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
         self, files: list[discord.Attachment], interaction: discord.Interaction, first: NewDocument | None = None
     ) -> Adding:
         """Download `files` (each capped), then add them, after `first`, in one build."""
-        server_id, by = interaction.guild_id, interaction.user.name
+        library, by = self.service.library(interaction.guild_id), interaction.user.name
 
         async def add(progress: BuildProgress) -> BuildReport:
             documents = [first] if first is not None else []
             for file in files:
                 data = await download_capped(self.session, file.url, self.max_upload_bytes)
                 documents.append(NewDocument(file.filename, data))
-            return await self.service.add_documents(server_id, documents, added_by=by, progress=progress)
+            return await self.service.add(library, documents, added_by=by, progress=progress)
 
         return add
 
@@ -205,6 +206,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         server_id = interaction.guild_id
+        library = self.service.library(server_id)
         if await refuse_if_busy(interaction, self.service):
             return
         async with self.service.work():  # a stop waits for the admin to hear how it ended
@@ -214,7 +216,7 @@ class DocsCog(commands.GroupCog, group_name="docs", group_description="The docum
                 own = await self.service.own_documents(server_id)
                 title = next((d.title for d in own if d.key == document), None)
                 async with progress:
-                    report = await self.service.remove_document(server_id, document, progress=progress.update)
+                    report = await self.service.remove(library, document, progress=progress.update)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
                 await progress.finish(reply_for_error(exc, Context.BUILD))
                 return

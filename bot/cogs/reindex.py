@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from citebot.index.build import BuildReport
+from citebot.index.library import NewDocument
 
 from .. import messages
 from ..messages import Context, reply_for_error
@@ -61,14 +62,23 @@ class ReindexCog(commands.Cog):
             await interaction.response.defer(ephemeral=True, thinking=True)
             progress = ProgressMessage(interaction)
             try:
-                upload = None
-                if file is not None:
+                if file is None:
+                    # A server without documents of its own reads the default library again: the
+                    # same content for everyone.
+                    library = await self.service.answering(server_id)
+                    async with progress:
+                        report = await self.service.rebuild(library, progress=progress.update)
+                else:
                     await progress.show(messages.DOWNLOADING)
-                    upload = (file.filename, await download_capped(self.session, file.url, self.max_upload_bytes))
-                async with progress:
-                    report = await self.service.reindex(
-                        server_id=server_id, upload=upload, added_by=interaction.user.name, progress=progress.update
-                    )
+                    data = await download_capped(self.session, file.url, self.max_upload_bytes)
+                    uploaded = [NewDocument(file.filename, data)]
+                    async with progress:
+                        report = await self.service.replace(
+                            self.service.library(server_id),
+                            uploaded,
+                            added_by=interaction.user.name,
+                            progress=progress.update,
+                        )
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
                 await progress.finish(reply_for_error(exc, Context.BUILD))
                 return

@@ -3,6 +3,7 @@ its stored questions and settings; and questions older than KEEP_QUESTIONS_DAYS 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -53,7 +54,7 @@ class RetentionCog(commands.Cog):
     async def on_ready(self) -> None:
         """Servers that removed the bot while it was offline start their clock now."""
         present = {g.id for g in self.bot.guilds}
-        for server_id in self.service.engine.server_libraries():
+        for server_id in await asyncio.to_thread(self.service.engine.server_libraries):
             if server_id in present:
                 self.departures.returned(server_id)
             else:

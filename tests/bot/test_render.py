@@ -20,7 +20,7 @@ from citebot.bot.render import (
 )
 from citebot.index.answer import Answer, Citation
 from citebot.index.documents import DocumentMeta
-from citebot.index.library import DocumentSummary, LibrarySummary
+from citebot.index.library_info import DocumentInfo, LibraryInfo
 
 META = DocumentMeta(title="A *Title* with @everyone", author="Ann Author", date="Jan. 1, 2026")
 
@@ -69,8 +69,8 @@ def test_abstention_says_so_plainly() -> None:
 
 
 def test_about_lists_what_the_bot_knows() -> None:
-    document = DocumentSummary("k", META.title, META.author, META.date, 6, 19, "a.txt", "upload", None, None)
-    summary = LibrarySummary(
+    document = DocumentInfo("k", META.title, META.author, META.date, 6, 19, "a.txt", "upload", None, None)
+    summary = LibraryInfo(
         False, (document,), paragraphs=6, sentences=19, model="m", built_at="2026-01-01T00:00:00Z", index_type="flat"
     )
     embed = render_about(summary)

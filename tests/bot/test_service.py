@@ -14,6 +14,7 @@ import pytest
 from citebot.bot.errors import BuildBusy
 from citebot.bot.service import AnswerService
 from citebot.index.engine import Engine
+from citebot.index.library import NewDocument
 
 from ..conftest import engine_config
 from ..fakes import HashingEmbedder
@@ -42,22 +43,26 @@ async def test_builds_queue_with_their_position_and_one_library_builds_once(tmp_
     service = AnswerService(Engine(engine_config(tmp_path / "index"), embedder=embedder), max_concurrent_builds=1)
     seen: dict[int, list[tuple[str, int, int]]] = {1: [], 2: []}
     embedder.gate.set()
-    service.engine.ensure_ready()  # the default library, built before the gate closes
+    service.engine.default.loaded()  # the default library, built before the gate closes
     embedder.gate.clear()
     embedder.waiting.clear()
     try:
         first = asyncio.create_task(
-            service.add_document(1, "a.txt", DOC, added_by="x", progress=lambda *p: seen[1].append(p))
+            service.add(
+                service.library(1), [NewDocument("a.txt", DOC)], added_by="x", progress=lambda *p: seen[1].append(p)
+            )
         )
         await asyncio.get_running_loop().run_in_executor(None, embedder.waiting.wait, 10)
         second = asyncio.create_task(
-            service.add_document(2, "b.txt", OTHER, added_by="y", progress=lambda *p: seen[2].append(p))
+            service.add(
+                service.library(2), [NewDocument("b.txt", OTHER)], added_by="y", progress=lambda *p: seen[2].append(p)
+            )
         )
         await asyncio.sleep(0.05)
         assert ("queued", 1, 0) in seen[2] and not any(stage == "parsing" for stage, *_ in seen[2])
         with pytest.raises(BuildBusy):
-            await service.add_document(1, "c.txt", OTHER, added_by="x", progress=lambda *p: None)
-        answer = await asyncio.wait_for(service.answer("why did relations rupture?", server_id=3), 5)
+            await service.add(service.library(1), [NewDocument("c.txt", OTHER)], added_by="x", progress=lambda *p: None)
+        answer = await asyncio.wait_for(service.answer(await service.answering(3), "why did relations rupture?"), 5)
         assert "ruptured" in answer.answer  # questions are answered while builds wait
         embedder.gate.set()
         assert (await first).titles == ("Harbour Vote",) and (await second).titles == ("Bakery Opens",)

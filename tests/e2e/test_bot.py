@@ -116,7 +116,7 @@ async def test_reindex_is_refused_without_manage_server(server: FakeDiscord, bot
     assert callback.body["type"] == 4 and callback.body["data"]["flags"] & 64
     assert "Manage Server" in callback.body["data"]["content"]
     assert not server.calls("GET", "/files")  # nothing downloaded
-    assert bot.service.engine.summary(GUILD_ID).titles[0].startswith("Mark Carney")
+    assert bot.service.engine.answering(GUILD_ID).describe().titles[0].startswith("Mark Carney")
 
 
 HARBOUR = (
@@ -246,7 +246,7 @@ async def test_an_upload_larger_than_it_declared_is_cut_off(
     await server.wait_for(lambda: "Not reindexed" in ((server.original(token) or {}).get("content") or ""))
     expected = "grew past the" if chunked else "The upload is"  # the download itself stopped it
     assert expected in server.original(token)["content"]
-    assert bot.service.engine.summary(GUILD_ID).titles[0].startswith("Mark Carney")
+    assert bot.service.engine.answering(GUILD_ID).describe().titles[0].startswith("Mark Carney")
 
 
 async def test_a_second_reindex_is_told_one_is_running(server: FakeDiscord, bot: CitebotBot) -> None:
@@ -281,10 +281,10 @@ async def test_a_failing_command_is_answered_by_the_one_error_handler(
 ) -> None:
     from citebot.index.errors import CitebotError
 
-    async def unavailable(server_id: int | None = None) -> None:
+    async def unavailable(library: object) -> None:
         raise CitebotError("the index is being repaired")
 
-    monkeypatch.setattr(bot.service, "summary", unavailable)
+    monkeypatch.setattr(bot.service, "describe", unavailable)
     token = await server.slash("about")  # answered at once: the error is the first response
     interaction_id = token.removeprefix("itoken-")
     (call,) = await server.wait_for(lambda: server.calls("POST", f"/interactions/{interaction_id}/"))

@@ -150,7 +150,7 @@ async def test_hostile_uploads_are_indexed_or_refused_and_nothing_is_lost(
         assert RUPTURE in descriptions(await ask(server, "why did relations rupture?", user_id=1))
     else:
         assert "Reindexed" in result, result
-        stored = bot.service.engine.live(GUILD_ID).stored
+        stored = bot.service.engine.answering(GUILD_ID).loaded().stored
         assert any(expected.lower() in s.text.lower() for s in stored.sentences)
         assert all(len(s.text) <= 600 for s in stored.sentences)
         answer = await ask(server, expected, user_id=2)
@@ -207,7 +207,7 @@ async def test_upload_names_never_choose_paths(server: FakeDiscord, bot: Citebot
     resolved["attachments"][options[0]["value"]]["filename"] = "../../../../tmp/evil.txt"
     token = await server.slash("reindex", options, resolved=resolved, permissions=MANAGE_GUILD)
     await server.wait_for(lambda: "Reindexed" in ((server.original(token) or {}).get("content") or ""), timeout=30)
-    kept = [Path(s.path) for s in bot.service.engine.live(GUILD_ID).stored.manifest.sources]
+    kept = [Path(s.path) for s in bot.service.engine.answering(GUILD_ID).loaded().stored.manifest.sources]
     assert all(p.resolve().is_relative_to(settings.index_dir.resolve()) for p in kept)
     assert not Path("/tmp/evil.txt").exists()
 

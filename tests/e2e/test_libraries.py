@@ -116,7 +116,7 @@ async def test_replace_reindex_and_remove_in_one_server_change_nothing_in_anothe
     # B is back on the default library; A never changed.
     assert RUPTURE in descriptions(await ask(server, "why did relations rupture?", guild_id=GUILD_B))
     assert "Mark Carney" in await listing(server, GUILD_ID)
-    assert not bot.service.engine.has_own_library(GUILD_B)
+    assert not bot.service.engine.library(GUILD_B).exists
 
 
 async def test_members_without_manage_server_change_nothing(server: FakeDiscord, bot: CitebotBot) -> None:
@@ -124,7 +124,7 @@ async def test_members_without_manage_server_change_nothing(server: FakeDiscord,
     assert result == "Only members with the Manage Server permission can do that."
     token = await server.slash("docs remove", [{"name": "document", "type": 3, "value": "abc"}], guild_id=GUILD_B)
     assert await result_of(server, token) == "Only members with the Manage Server permission can do that."
-    assert not bot.service.engine.has_own_library(GUILD_B)
+    assert not bot.service.engine.library(GUILD_B).exists
     assert "Harbour" not in await listing(server, GUILD_B)
 
 
@@ -182,7 +182,7 @@ async def test_a_library_is_deleted_when_the_bot_leaves_its_server(
             if not library.exists():
                 break
             await asyncio.sleep(0.05)
-        assert not library.exists() and not bot.service.engine.has_own_library(GUILD_B)
+        assert not library.exists() and not bot.service.engine.library(GUILD_B).exists
 
 
 async def test_an_article_added_by_url_is_quoted_with_a_link_to_the_sentence(

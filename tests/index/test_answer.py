@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from citebot.index.answer import AnswerPolicy, metadata_part
-from citebot.index.engine import Engine, clean_question
+from citebot.index.answer import AnswerPolicy, clean_question, metadata_part
+from citebot.index.engine import Engine
 from citebot.index.errors import QuestionRejected
 from citebot.index.evaluate import calibrate, evaluate, read_questions
 
@@ -18,11 +18,11 @@ DEV = DATA / "dev_questions.jsonl"
 
 @pytest.fixture(scope="module")
 def dev_run(real_engine: Engine):
-    return evaluate(read_questions(DEV), real_engine.answer)
+    return evaluate(read_questions(DEV), real_engine.default.answer)
 
 
 def test_the_example_question_quotes_paragraph_three(real_engine: Engine) -> None:
-    answer = real_engine.answer("why did relations rupture?")
+    answer = real_engine.default.answer("why did relations rupture?")
     assert not answer.abstained
     first = answer.citations[0]
     assert first.paragraph == 3 and first.part == "body"
@@ -31,7 +31,7 @@ def test_the_example_question_quotes_paragraph_three(real_engine: Engine) -> Non
 
 
 def test_off_topic_question_abstains(real_engine: Engine) -> None:
-    answer = real_engine.answer("What is the capital of Australia?")
+    answer = real_engine.default.answer("What is the capital of Australia?")
     assert answer.abstained and answer.citations == ()
     assert "does not answer" in answer.answer
 
@@ -45,7 +45,7 @@ def test_off_topic_question_abstains(real_engine: Engine) -> None:
     ],
 )
 def test_metadata_questions_quote_the_front_matter(real_engine: Engine, question: str, expected: str) -> None:
-    answer = real_engine.answer(question)
+    answer = real_engine.default.answer(question)
     assert answer.citations[0].text.startswith(expected)
 
 

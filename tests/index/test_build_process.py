@@ -14,6 +14,7 @@ from citebot.index.build_process import BuildCrashed, ChildBuilds, ChildSpec
 from citebot.index.embed import DEFAULT_MODEL
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.errors import DocumentRejected
+from citebot.index.library import NewDocument
 
 from ..conftest import ARTICLE
 
@@ -39,9 +40,11 @@ def child_engine(tmp_path: Path, real_engine: Engine):
 def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(child_engine) -> None:
     engine, runner = child_engine
     stages: list[str] = []
-    report = engine.add_document(SERVER, "harbour.txt", HARBOUR, progress=lambda stage, *_: stages.append(stage))
+    report = engine.library(SERVER).add(
+        [NewDocument("harbour.txt", HARBOUR)], progress=lambda stage, *_: stages.append(stage)
+    )
     assert report.titles == ("Harbour Vote",) and {"parsing", "embedding", "relating", "writing"} <= set(stages)
-    assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
+    assert "disused docks" in engine.answering(SERVER).answer("what did the council lease?").answer
     for _ in range(100):
         if not runner.pids:
             break
@@ -52,19 +55,19 @@ def test_a_child_build_is_loaded_by_the_parent_and_the_child_exits_when_idle(chi
 def test_errors_in_the_child_reach_the_parent_as_themselves(child_engine) -> None:
     engine, _ = child_engine
     with pytest.raises(DocumentRejected, match="No article text"):
-        engine.build_runner(engine.config.index_dir / "servers" / "9", [], None)
+        engine.build_runner(engine.store, "server-9", [], None, timeout=60)
 
 
 def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:
     engine, runner = child_engine
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
     embedding = threading.Event()
     failure: list[BaseException] = []
 
     def add_big() -> None:
         try:
-            engine.add_document(
-                SERVER, "big.txt", BIG, progress=lambda stage, *_: stage == "embedding" and embedding.set()
+            engine.library(SERVER).add(
+                [NewDocument("big.txt", BIG)], progress=lambda stage, *_: stage == "embedding" and embedding.set()
             )
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             failure.append(exc)
@@ -76,9 +79,9 @@ def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:
     os.kill(pid, signal.SIGKILL)
     worker.join(30)
     assert failure and isinstance(failure[0], BuildCrashed)
-    assert engine.summary(SERVER).titles == ("Harbour Vote",)
-    assert "disused docks" in engine.answer("what did the council lease?", server_id=SERVER).answer
-    report = engine.add_document(SERVER, "bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")
+    assert engine.answering(SERVER).describe().titles == ("Harbour Vote",)
+    assert "disused docks" in engine.answering(SERVER).answer("what did the council lease?").answer
+    report = engine.library(SERVER).add([NewDocument("bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")])
     assert report.titles == ("Harbour Vote", "Bakery Opens")  # the next build works
 
 
@@ -86,9 +89,9 @@ def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:
     from citebot.index.errors import BuildTimedOut
 
     engine, runner = child_engine
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
     engine.config = EngineConfig(**{**engine.config.__dict__, "build_timeout_seconds": 1.0})
     with pytest.raises(BuildTimedOut):
-        engine.add_document(SERVER, "big.txt", BIG)
+        engine.library(SERVER).add([NewDocument("big.txt", BIG)])
     assert runner.pids == []  # the build process was ended
-    assert engine.summary(SERVER).titles == ("Harbour Vote",)
+    assert engine.answering(SERVER).describe().titles == ("Harbour Vote",)

@@ -50,7 +50,7 @@ def test_questions_about_the_content_are_not_summary_requests(question: str) -> 
 
 
 def test_the_summary_quotes_standfirst_lede_and_central_sentences_in_order(real_engine: Engine) -> None:
-    answer = real_engine.answer("what is this article about?")
+    answer = real_engine.default.answer("what is this article about?")
     assert answer.summary and not answer.abstained and not answer.uncertain
     labels = [c.label for c in answer.citations]
     assert labels[0] == "standfirst" and labels[1] == "¶1"
@@ -59,14 +59,14 @@ def test_the_summary_quotes_standfirst_lede_and_central_sentences_in_order(real_
     positions = [ARTICLE_TEXT.index(c.text) for c in answer.citations]
     assert positions == sorted(positions)  # document order
     assert len({c.text for c in answer.citations}) == len(answer.citations)
-    assert real_engine.summarise().citations == answer.citations
+    assert real_engine.default.summarise().citations == answer.citations
 
 
 def test_citations_say_where_to_find_them_again(real_engine: Engine) -> None:
-    answer = real_engine.answer("why did relations rupture?")
+    answer = real_engine.default.answer("why did relations rupture?")
     first = answer.citations[0]
     assert first.key and first.paragraph_index >= 0 and first.ordinal == 0
-    stored = real_engine.live().stored
+    stored = real_engine.default.loaded().stored
     number = stored.document_number(first.key)
     assert number is not None
     paragraph = stored.documents[number].paragraphs[first.paragraph_index]
@@ -75,23 +75,23 @@ def test_citations_say_where_to_find_them_again(real_engine: Engine) -> None:
 
 
 def test_a_follow_up_is_read_with_the_question_before_it(real_engine: Engine) -> None:
-    first = real_engine.answer("why did relations rupture?")
-    follow = real_engine.answer("and the executive?", context=first.exchange())
+    first = real_engine.default.answer("why did relations rupture?")
+    follow = real_engine.default.answer("and the executive?", context=first.exchange())
     assert not follow.abstained
     assert any("two large houses in Vancouver" in c.text for c in follow.citations)
-    who = real_engine.answer(
-        "who said that?", context=real_engine.answer("are the tariffs being negotiated?").exchange()
+    who = real_engine.default.answer(
+        "who said that?", context=real_engine.default.answer("are the tariffs being negotiated?").exchange()
     )
     assert "two officials briefed on the talks said" in who.citations[0].text
 
 
 def test_a_short_question_without_context_still_abstains(real_engine: Engine) -> None:
-    assert real_engine.answer("when?").abstained
-    assert real_engine.answer("who said that?").abstained
+    assert real_engine.default.answer("when?").abstained
+    assert real_engine.default.answer("who said that?").abstained
 
 
 def test_follow_up_set_floors(real_engine: Engine) -> None:
-    report, _ = evaluate(read_questions(DATA / "follow_ups.jsonl"), real_engine.answer)
+    report, _ = evaluate(read_questions(DATA / "follow_ups.jsonl"), real_engine.default.answer)
     assert report.follow_ups >= 15
     assert report.follow_up_hit_rate >= 0.85, report
     assert report.follow_up_alone_hit_rate < report.follow_up_hit_rate

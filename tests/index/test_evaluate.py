@@ -14,7 +14,7 @@ from citebot.index.evaluate import (
     calibrate_sure,
     normalise_for_match,
     read_squad,
-    summarise,
+    score,
 )
 
 SQUAD = {
@@ -87,7 +87,7 @@ def test_summary_counts_quotes_uncertain_answers_and_flagged_off_topic_questions
         _outcome(None, "Anything.", score=1.0, uncertain=True),
         _outcome(None, "Anything.", score=3.0),
     ]
-    report = summarise(outcomes)
+    report = score(outcomes)
     assert (report.hits, report.top1, report.confident, report.confident_top1) == (1, 1, 1, 1)
     assert report.answerable_uncertain == 1 and report.off_topic_uncertain == 1
     assert report.off_topic_flagged_rate == 0.5

@@ -10,7 +10,9 @@ from citebot.index.build import EmbeddingCache
 from citebot.index.documents import Document
 from citebot.index.engine import Engine
 from citebot.index.errors import DocumentRejected, LibraryFull, UnknownDocument
-from citebot.index.library import DEFAULT_KEY, library_directory, library_key
+from citebot.index.file_store import FileLibraryStore
+from citebot.index.library import NewDocument
+from citebot.index.library_store import DEFAULT_KEY, library_key
 from citebot.index.related import vocabulary
 from citebot.index.retention import DAY, Departures
 from citebot.index.store import SOURCES
@@ -44,79 +46,79 @@ def new_words(documents: tuple[Document, ...]) -> int:
 
 
 def test_a_server_without_documents_answers_from_the_default_library(engine: Engine) -> None:
-    assert engine.summary(SERVER).is_default
-    assert "ruptured in 2018" in engine.answer("why did relations rupture?", server_id=SERVER).answer
+    assert engine.answering(SERVER).describe().is_default
+    assert "ruptured in 2018" in engine.answering(SERVER).answer("why did relations rupture?").answer
 
 
 def test_adding_a_document_embeds_only_that_document(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR, added_by="ann")
-    engine.add_document(SERVER, "bakery.txt", BAKERY, added_by="ann")
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)], added_by="ann")
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY)], added_by="ann")
     before = encoded(engine)
-    report = engine.add_document(SERVER, "library.txt", LIBRARY, added_by="bob")
+    report = engine.library(SERVER).add([NewDocument("library.txt", LIBRARY)], added_by="bob")
     library_sentences = len(report.stored.documents[-1].sentences)
     # Besides its sentences, only the words the library did not have yet are embedded (related terms).
     assert encoded(engine) - before == library_sentences + new_words(report.stored.documents)
     assert report.embedded_sentences == library_sentences
     assert report.titles == ("Harbour Vote", "Bakery Opens", "Library Hours")
-    summary = engine.summary(SERVER)
+    summary = engine.answering(SERVER).describe()
     assert [d.added_by for d in summary.documents] == ["ann", "ann", "bob"]
     assert [d.name for d in summary.documents] == ["harbour.txt", "bakery.txt", "library.txt"]
-    assert "cardamom" in engine.answer("what does the bakery sell?", server_id=SERVER).answer
+    assert "cardamom" in engine.answering(SERVER).answer("what does the bakery sell?").answer
     # The other server and the default library are untouched.
-    assert engine.summary(OTHER).is_default and engine.summary(None).is_default
+    assert engine.answering(OTHER).describe().is_default and engine.default.describe().is_default
 
 
 def test_removing_documents_rebuilds_without_them_and_the_last_brings_the_default_back(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    engine.add_document(SERVER, "bakery.txt", BAKERY)
-    keys = {d.title: d.key for d in engine.summary(SERVER).documents}
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
+    keys = {d.title: d.key for d in engine.answering(SERVER).describe().documents}
     before = encoded(engine)
-    report = engine.remove_document(SERVER, keys["Harbour Vote"])
+    report = engine.library(SERVER).remove(keys["Harbour Vote"])
     assert report is not None and report.titles == ("Bakery Opens",) and encoded(engine) == before
-    kept = list((library_directory(engine.config.index_dir, library_key(SERVER)) / SOURCES).iterdir())
+    kept = list((FileLibraryStore(engine.config.index_dir).directory(library_key(SERVER)) / SOURCES).iterdir())
     assert len(kept) == 1  # the removed document's upload is gone from disk
-    assert engine.remove_document(SERVER, keys["Bakery Opens"]) is None
-    assert not engine.has_own_library(SERVER) and engine.summary(SERVER).is_default
+    assert engine.library(SERVER).remove(keys["Bakery Opens"]) is None
+    assert not engine.library(SERVER).exists and engine.answering(SERVER).describe().is_default
     with pytest.raises(UnknownDocument):
-        engine.remove_document(SERVER, keys["Bakery Opens"])
+        engine.library(SERVER).remove(keys["Bakery Opens"])
 
 
 def test_limits_refuse_an_add_and_leave_the_library_as_it_was(tmp_path: Path) -> None:
     engine = Engine(engine_config(tmp_path / "index", max_documents_per_library=2), embedder=HashingEmbedder())
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    engine.add_document(SERVER, "bakery.txt", BAKERY)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
     with pytest.raises(LibraryFull, match="at most 2 documents"):
-        engine.add_document(SERVER, "library.txt", LIBRARY)
-    assert engine.summary(SERVER).titles == ("Harbour Vote", "Bakery Opens")
+        engine.library(SERVER).add([NewDocument("library.txt", LIBRARY)])
+    assert engine.answering(SERVER).describe().titles == ("Harbour Vote", "Bakery Opens")
     small = Engine(engine_config(tmp_path / "small", max_library_bytes=150), embedder=HashingEmbedder())
-    small.add_document(SERVER, "harbour.txt", HARBOUR)
+    small.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
     with pytest.raises(LibraryFull, match="the limit is 150"):
-        small.add_document(SERVER, "bakery.txt", BAKERY)
-    assert small.summary(SERVER).titles == ("Harbour Vote",)
+        small.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
+    assert small.answering(SERVER).describe().titles == ("Harbour Vote",)
 
 
 def test_the_same_document_twice_is_refused(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
     with pytest.raises(DocumentRejected, match="already in this library"):
-        engine.add_document(SERVER, "copy.txt", HARBOUR)
+        engine.library(SERVER).add([NewDocument("copy.txt", HARBOUR)])
 
 
 def test_answers_can_be_limited_to_one_document(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    engine.add_document(SERVER, "bakery.txt", BAKERY)
-    keys = {d.title: d.key for d in engine.summary(SERVER).documents}
-    answer = engine.answer("docks harbour council", server_id=SERVER, document=keys["Bakery Opens"])
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
+    keys = {d.title: d.key for d in engine.answering(SERVER).describe().documents}
+    answer = engine.answering(SERVER).answer("docks harbour council", document=keys["Bakery Opens"])
     assert all(c.document == "Bakery Opens" for c in answer.citations)
     with pytest.raises(UnknownDocument):
-        engine.answer("docks", server_id=SERVER, document="nope")
+        engine.answering(SERVER).answer("docks", document="nope")
 
 
 def test_who_wrote_it_names_the_document_asked_about_or_each(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    engine.add_document(SERVER, "bakery.txt", BAKERY.replace(b"\n\nA new", b"\n\nBy Ada Crumb\n\nA new"))
-    about_bakery = engine.answer("who wrote the bakery article?", server_id=SERVER)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY.replace(b"\n\nA new", b"\n\nBy Ada Crumb\n\nA new"))])
+    about_bakery = engine.answering(SERVER).answer("who wrote the bakery article?")
     assert [c.text for c in about_bakery.citations] == ["By Ada Crumb"]
-    each = engine.answer("who wrote it?", server_id=SERVER)
+    each = engine.answering(SERVER).answer("who wrote it?")
     assert [(c.document, c.text) for c in each.citations] == [
         ("Harbour Vote", "By Ann Author"),
         ("Bakery Opens", "By Ada Crumb"),
@@ -126,26 +128,26 @@ def test_who_wrote_it_names_the_document_asked_about_or_each(engine: Engine) -> 
 def test_loaded_libraries_are_dropped_least_recently_used_first(tmp_path: Path) -> None:
     engine = Engine(engine_config(tmp_path / "index", max_loaded_libraries=2), embedder=HashingEmbedder())
     for server in (1, 2, 3):
-        engine.add_document(server, "harbour.txt", HARBOUR)
-    engine.answer("who voted?")  # the default library is never dropped
+        engine.library(server).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.default.answer("who voted?")  # the default library is never dropped
     assert DEFAULT_KEY in engine.libraries.loaded_keys() and len(engine.libraries) == 2
-    assert "docks" in engine.answer("what did the council lease?", server_id=1).answer  # loads again from disk
+    assert "docks" in engine.answering(1).answer("what did the council lease?").answer  # loads again from disk
     assert library_key(1) in engine.libraries.loaded_keys()
 
 
 def test_an_index_folder_from_before_libraries_is_the_default_library(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     old = Engine(engine_config(index_dir), embedder=HashingEmbedder())
-    old.build_from_upload("harbour.txt", HARBOUR)  # 0.1's /reindex wrote the one index at INDEX_DIR
+    old.default.replace([NewDocument("harbour.txt", HARBOUR)])  # 0.1's /reindex wrote the one index at INDEX_DIR
     new = Engine(engine_config(index_dir), embedder=HashingEmbedder())
-    assert new.summary(SERVER).titles == ("Harbour Vote",) and new.summary(None).is_default
+    assert new.answering(SERVER).describe().titles == ("Harbour Vote",) and new.default.describe().is_default
     assert encoded(new) == 0  # loaded as it was: nothing was rebuilt
 
 
 def test_a_new_process_reuses_the_embedding_cache(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
     fresh = Engine(engine.config, embedder=HashingEmbedder())
-    report = fresh.add_document(SERVER, "bakery.txt", BAKERY)
+    report = fresh.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
     assert report.embedded_sentences == len(report.stored.documents[1].sentences)
     assert encoded(fresh) == report.embedded_sentences + new_words(report.stored.documents)
 
@@ -176,15 +178,15 @@ def test_departures_come_due_after_the_retention_period(tmp_path: Path) -> None:
 
 
 def test_a_library_summary_quotes_each_document_and_one_document_can_be_asked_for(engine: Engine) -> None:
-    engine.add_document(SERVER, "harbour.txt", HARBOUR)
-    engine.add_document(SERVER, "bakery.txt", BAKERY)
-    both = engine.summarise(server_id=SERVER)
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    engine.library(SERVER).add([NewDocument("bakery.txt", BAKERY)])
+    both = engine.answering(SERVER).summarise()
     assert both.summary and {c.document for c in both.citations} == {"Harbour Vote", "Bakery Opens"}
-    bakery = next(d for d in engine.summary(SERVER).documents if d.title == "Bakery Opens")
-    one = engine.summarise(server_id=SERVER, document=bakery.key)
+    bakery = next(d for d in engine.answering(SERVER).describe().documents if d.title == "Bakery Opens")
+    one = engine.answering(SERVER).summarise(document=bakery.key)
     assert [c.text for c in one.citations] == [
         "A new bakery on Main Street sells rye bread and cardamom buns every morning."
     ]
-    assert engine.answer("tl;dr", server_id=SERVER, document=bakery.key).citations == one.citations
+    assert engine.answering(SERVER).answer("tl;dr", document=bakery.key).citations == one.citations
     with pytest.raises(UnknownDocument):
-        engine.summarise(server_id=SERVER, document="0000")
+        engine.answering(SERVER).summarise(document="0000")

@@ -44,7 +44,7 @@ def test_engine_answers_through_the_export_with_the_same_results(real_engine: En
     )
     assert plain.query_embedder is real_embedder
     for question in ["why did relations rupture?", "wht happend to the two canadian citizens", "capital of Australia?"]:
-        fast, slow = real_engine.answer(question), plain.answer(question)
+        fast, slow = real_engine.default.answer(question), plain.default.answer(question)
         assert [c.text for c in fast.citations] == [c.text for c in slow.citations]
         assert abs(fast.confidence - slow.confidence) < 1e-4
 
@@ -82,4 +82,4 @@ def test_a_damaged_export_is_noticed_removed_and_made_again(real_engine: Engine,
         caplog.clear()
         engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_engine.embedder)
         assert isinstance(engine.query_embedder, OnnxEmbedder)  # exported again
-        assert "ruptured in 2018" in engine.answer("why did relations rupture?").answer
+        assert "ruptured in 2018" in engine.default.answer("why did relations rupture?").answer

@@ -69,7 +69,7 @@ def test_answers_quote_only_source_text_and_render_safely(tmp_path_factory, text
     corpus.write_text(text, "utf-8")
     engine = Engine(engine_config(directory / "index", corpus), embedder=HashingEmbedder())
     try:
-        answer = engine.answer(question)
+        answer = engine.default.answer(question)
     except (QuestionRejected, DocumentRejected):  # no words to ask, or bytes that are not text
         return
     source = squash(normalise_text(text))  # verbatim: the document as normalised for indexing

@@ -12,7 +12,7 @@ import pytest
 
 from citebot.index.answer import AnswerPolicy
 from citebot.index.engine import Engine, EngineConfig
-from citebot.index.evaluate import EvalOutcome, calibrate_sure, evaluate, read_questions, read_squad, summarise
+from citebot.index.evaluate import EvalOutcome, calibrate_sure, evaluate, read_questions, read_squad, score
 
 from ..conftest import DATA
 
@@ -23,8 +23,8 @@ def _run(path: Path, tmp: Path, embedder) -> list[EvalOutcome]:
         document = tmp / f"article-{number}.txt"
         document.write_text(article.text, "utf-8")
         engine = Engine(EngineConfig(index_dir=tmp / f"index-{number}", corpus_paths=(document,)), embedder=embedder)
-        engine.ensure_ready()
-        outcomes.extend(evaluate(article.questions, engine.answer)[1])
+        engine.default.loaded()
+        outcomes.extend(evaluate(article.questions, engine.default.answer)[1])
     return outcomes
 
 
@@ -39,7 +39,7 @@ def python_statements(real_embedder, tmp_path_factory) -> list[EvalOutcome]:
 
 
 def test_normans_floors(normans: list[EvalOutcome]) -> None:
-    report = summarise(normans)
+    report = score(normans)
     assert (report.answerable, report.off_topic) == (96, 112)
     assert report.hit_rate >= 0.92, report
     assert report.top1_rate >= 0.85, report
@@ -52,7 +52,7 @@ def test_normans_floors(normans: list[EvalOutcome]) -> None:
 
 
 def test_second_dev_set_floors(python_statements: list[EvalOutcome]) -> None:
-    report = summarise(python_statements)
+    report = score(python_statements)
     assert report.answerable >= 40 and report.off_topic >= 10
     assert report.hit_rate >= 0.77, report
     assert report.top1_rate >= 0.62, report
@@ -73,7 +73,7 @@ def test_uncertain_answers_still_quote_verbatim(normans: list[EvalOutcome]) -> N
 def test_default_sureness_threshold_is_what_calibration_finds_on_the_three_dev_sets(
     normans: list[EvalOutcome], python_statements: list[EvalOutcome], real_engine: Engine
 ) -> None:
-    article = evaluate(read_questions(DATA / "dev_questions.jsonl"), real_engine.answer)[1]
+    article = evaluate(read_questions(DATA / "dev_questions.jsonl"), real_engine.default.answer)[1]
     policy = AnswerPolicy()
     band = calibrate_sure(normans + python_statements + article, policy.sureness)
     assert band.sure_above == pytest.approx(policy.sure_above, abs=0.05)

@@ -106,7 +106,7 @@ def stored(tmp_path: Path):
     corpus = tmp_path / "settlers.txt"
     corpus.write_bytes(LIBRARY)
     engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
-    engine.ensure_ready()
+    engine.default.loaded()
     return load_index(tmp_path / "index")
 
 

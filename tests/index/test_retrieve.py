@@ -6,6 +6,7 @@ from pathlib import Path
 
 from citebot.index import retrieve
 from citebot.index.engine import Engine
+from citebot.index.library import NewDocument
 from citebot.index.retrieve import Retriever
 
 from ..conftest import engine_config
@@ -14,8 +15,10 @@ from ..fakes import HashingEmbedder
 
 def test_a_rebuilt_library_reads_only_its_new_sentences(tmp_path: Path, monkeypatch) -> None:
     engine = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
-    first = engine.add_document(1, "harbour.txt", b"Harbour Vote\n\nThe council voted to lease the docks.\n")
-    second = engine.add_document(1, "bakery.txt", b"Bakery Opens\n\nIt sells rye bread every morning.\n")
+    first = engine.library(1).add(
+        [NewDocument("harbour.txt", b"Harbour Vote\n\nThe council voted to lease the docks.\n")]
+    )
+    second = engine.library(1).add([NewDocument("bakery.txt", b"Bakery Opens\n\nIt sells rye bread every morning.\n")])
     read: list[str] = []
     real = retrieve._Reading.of
 

@@ -9,6 +9,7 @@ import pytest
 
 from citebot.index.engine import Engine
 from citebot.index.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from citebot.index.library import NewDocument
 from citebot.index.related import vocabulary
 from citebot.index.store import (
     MANIFEST,
@@ -27,7 +28,7 @@ from ..fakes import HashingEmbedder
 def built(tmp_path: Path, *corpus: Path) -> tuple[Engine, HashingEmbedder]:
     embedder = HashingEmbedder()
     engine = Engine(engine_config(tmp_path / "index", *corpus), embedder=embedder)
-    engine.build_from_paths()
+    engine.default.rebuild()
     return engine, embedder
 
 
@@ -55,14 +56,14 @@ def test_asking_with_an_index_on_disk_does_not_embed_the_corpus_again(tmp_path: 
     built(tmp_path)
     embedder = HashingEmbedder()
     fresh = Engine(engine_config(tmp_path / "index"), embedder=embedder)
-    fresh.answer("why did relations rupture?")
+    fresh.default.answer("why did relations rupture?")
     assert embedder.encoded_texts == 1  # the question only
 
 
 def test_missing_index_is_built_on_first_use(fake_engine: Engine) -> None:
     with pytest.raises(IndexMissing):
         load_index(fake_engine.config.index_dir)
-    answer = fake_engine.answer("why did relations rupture?")
+    answer = fake_engine.default.answer("why did relations rupture?")
     assert not answer.abstained
     assert read_manifest(fake_engine.config.index_dir).counts["sentences"] == 19
 
@@ -73,7 +74,7 @@ def test_other_model_is_a_mismatch_and_triggers_a_rebuild(tmp_path: Path) -> Non
         load_index(tmp_path / "index", expected_model="other/model")
     embedder = HashingEmbedder(dimension=32, model_id="other/model")
     engine = Engine(engine_config(tmp_path / "index", model="other/model"), embedder=embedder)
-    engine.ensure_ready()
+    engine.default.loaded()
     manifest = read_manifest(tmp_path / "index")
     assert (manifest.model, manifest.dimension) == ("other/model", 32)
     words = vocabulary(s.text for s in load_index(tmp_path / "index").sentences)
@@ -88,7 +89,7 @@ def test_changed_source_triggers_a_rebuild(tmp_path: Path) -> None:
         ARTICLE.read_text("utf-8") + "\nA new closing paragraph about the talks was added later.\n", "utf-8"
     )
     engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
-    stored = engine.ensure_ready()
+    stored = engine.default.loaded().stored
     assert any("closing paragraph" in s.text for s in stored.sentences)
 
 
@@ -115,7 +116,7 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, damage: str, capl
         load_index(index_dir)
     engine = Engine(engine_config(index_dir), embedder=HashingEmbedder())
     with caplog.at_level("WARNING", logger="citebot.index.engine"):
-        answer = engine.answer("why did relations rupture?")
+        answer = engine.default.answer("why did relations rupture?")
     assert "Index unusable" in caplog.text and "rebuilding from its sources" in caplog.text
     assert any("ruptured in 2018" in c.text for c in answer.citations)
     load_index(index_dir)  # healthy again
@@ -129,19 +130,19 @@ def test_damaged_index_with_its_source_gone_is_a_clear_error(tmp_path: Path) -> 
     corpus.unlink()
     engine = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
     with pytest.raises(IndexMissing, match="source is gone"):
-        engine.ensure_ready()
+        engine.default.loaded()
 
 
 def test_an_uploaded_document_stays_live_and_is_rebuilt_from_its_kept_copy(tmp_path: Path) -> None:
     engine, _ = built(tmp_path)
     page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
-    engine.build_from_upload("harbour.txt", page)
+    engine.default.replace([NewDocument("harbour.txt", page)])
     # A new process sees the upload as the live corpus, not a stale configured article.
     fresh = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
-    assert fresh.ensure_ready().documents[0].meta.author == "Lars Holm and Maria Quist"
+    assert fresh.default.loaded().stored.documents[0].meta.author == "Lars Holm and Maria Quist"
     (current_build(tmp_path / "index") / VECTORS).write_bytes(b"garbage")
     again = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
-    assert again.ensure_ready().documents[0].meta.title.startswith("Harbour Town")
+    assert again.default.loaded().stored.documents[0].meta.title.startswith("Harbour Town")
 
 
 STEPS = ["start", "units", "vectors", "manifest", "renamed", "current", "cleaned"]
@@ -161,7 +162,7 @@ def test_a_build_interrupted_at_any_step_leaves_a_complete_index(tmp_path: Path,
             raise Interrupted(name)
 
     with pytest.raises(Interrupted):
-        engine.build_from_upload("harbour.txt", page, on_step=crash)
+        engine.default.replace([NewDocument("harbour.txt", page)], on_step=crash)
     stored = load_index(tmp_path / "index")  # verifies every file against the manifest
     title = stored.documents[0].meta.title
     before = STEPS.index(step) < STEPS.index("current")
@@ -170,10 +171,10 @@ def test_a_build_interrupted_at_any_step_leaves_a_complete_index(tmp_path: Path,
 
 def test_large_corpora_switch_to_an_approximate_index_recorded_in_the_manifest(tmp_path: Path) -> None:
     engine = Engine(engine_config(tmp_path / "index", approximate_from=10), embedder=HashingEmbedder())
-    engine.build_from_paths()
+    engine.default.rebuild()
     manifest = read_manifest(tmp_path / "index")
     assert manifest.index_type == "hnsw" and manifest.index_params["M"] == 32
-    answer = engine.answer("why did relations rupture?")
+    answer = engine.default.answer("why did relations rupture?")
     assert any("ruptured in 2018" in c.text for c in answer.citations)
 
 
@@ -207,12 +208,12 @@ def test_a_full_disk_is_said_as_such_removes_what_it_wrote_and_the_next_build_wo
 
         monkeypatch.setattr(faiss, "write_index", full_faiss)
     with pytest.raises(DiskFull, match="No space left"):
-        engine.build_from_upload("harbour.txt", page)
+        engine.default.replace([NewDocument("harbour.txt", page)])
     assert [p.name for p in (index_dir / "builds").iterdir()] == [live.name]  # nothing half-written stays
     assert list((index_dir / "sources").iterdir()) == []  # the upload went with the failed build
-    assert "ruptured in 2018" in engine.answer("why did relations rupture?").answer
+    assert "ruptured in 2018" in engine.default.answer("why did relations rupture?").answer
     monkeypatch.undo()
-    assert engine.build_from_upload("harbour.txt", page).title.startswith("Harbour Town")
+    assert engine.default.replace([NewDocument("harbour.txt", page)]).title.startswith("Harbour Town")
 
 
 def test_a_build_past_its_time_budget_is_stopped_and_changes_nothing(tmp_path: Path) -> None:
@@ -222,8 +223,8 @@ def test_a_build_past_its_time_budget_is_stopped_and_changes_nothing(tmp_path: P
     slow = Engine(engine_config(tmp_path / "index", build_timeout_seconds=1e-6), embedder=HashingEmbedder())
     page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
     with pytest.raises(BuildTimedOut, match="BUILD_TIMEOUT_SECONDS"):
-        slow.build_from_upload("harbour.txt", page)
-    assert "ruptured in 2018" in slow.answer("why did relations rupture?").answer
+        slow.default.replace([NewDocument("harbour.txt", page)])
+    assert "ruptured in 2018" in slow.default.answer("why did relations rupture?").answer
     assert len(list((tmp_path / "index" / "builds").iterdir())) == 1
 
 
@@ -235,7 +236,7 @@ def test_a_default_index_built_before_related_terms_is_rebuilt_embedding_only_wo
     (build / MANIFEST).write_text(json.dumps(manifest), "utf-8")
     embedder = HashingEmbedder()
     engine = Engine(engine_config(tmp_path / "index"), embedder=embedder)
-    stored = engine.ensure_ready()
+    stored = engine.default.loaded().stored
     assert stored.manifest.counts["related_terms"] == len(stored.related)
     # The sentences come from the embedding cache; only the words had to be compared, and they are cached too.
     assert embedder.encoded_texts == 0
