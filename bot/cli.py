@@ -348,10 +348,11 @@ def _write_answer(answer: Answer, as_json: bool, out: TextIO) -> None:
 def cmd_insights(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     import time
 
-    from .conversations import DAY, ConversationStore
-    from .insights import build_report
+    from .conversation_store import DAY
+    from .insights_report import build_report
+    from .sqlite_conversations import SqliteConversationStore
 
-    store = ConversationStore(settings.index_dir)
+    store = SqliteConversationStore(settings.index_dir)
     try:
         if args.forget:
             out.write(messages.forgotten(store.forget_server(args.server)) + "\n")

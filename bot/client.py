@@ -19,9 +19,9 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from citebot.index.departures import Departures
 from citebot.index.engine import Engine
 from citebot.index.errors import CitebotError
-from citebot.index.retention import Departures
 
 from .cogs.about import AboutCog
 from .cogs.ask import AskCog
@@ -39,6 +39,7 @@ from .render import render_notice
 from .seen import SeenEvents
 from .service import AnswerService
 from .settings import Settings
+from .sqlite_conversations import SqliteConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ class CitebotBot(commands.Bot):
         self.service = AnswerService(
             engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
         )
-        self.conversations = ConversationService(settings.index_dir, settings.keep_questions_days)
+        self.conversations = ConversationService(
+            lambda: SqliteConversationStore(settings.index_dir), settings.keep_questions_days
+        )
         self.downloads: aiohttp.ClientSession | None = None
         self.seen = SeenEvents()
         self._stopping = False

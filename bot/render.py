@@ -16,8 +16,8 @@ from citebot.index.formats import strip_controls
 from citebot.index.library_info import DocumentInfo, LibraryInfo
 
 from . import messages
-from .conversations import ServerConfig
-from .insights import InsightsReport
+from .conversation_store import ServerConfig
+from .insights_report import InsightsReport
 from .messages import citation_label, quote_link, short_title, trim
 
 CONTENT_LIMIT = 2000

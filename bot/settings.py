@@ -8,10 +8,11 @@ Each setting is declared once, here, with its type, default and the sentence tha
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from citebot.index.answer import AnswerPolicy
 from citebot.index.embed import DEFAULT_MODEL
@@ -204,11 +205,12 @@ class Settings:
             env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         env.update(os.environ if environ is None else environ)
         values: dict[str, Any] = {"index_dir": _default_index_dir(env)}
+        types = get_type_hints(cls)
         for f in fields(cls):
             raw = env.get(f.name.upper())
             if raw is None or raw.strip() == "":
                 continue
-            values[f.name] = _parse(f.name, f.type, raw.strip())
+            values[f.name] = parse_setting(f.name, types[f.name], raw.strip())
         settings = cls(**values)
         settings.validate()
         return settings
@@ -267,28 +269,39 @@ class Settings:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _parse(name: str, kind: Any, raw: str) -> Any:
-    kind = str(kind)
+def parse_setting(name: str, declared: Any, raw: str) -> Any:
+    """A setting's text as its declared type (`int`, `float`, `bool`, `str`, `Path`, `tuple[Path, ...]`,
+    or any of these `| None`); a type with no rule here is a programming error, said at once."""
+    kind = _without_none(declared)
     try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
+        if kind is bool:
             if raw.lower() in _TRUE:
                 return True
             if raw.lower() in _FALSE:
                 return False
             raise ValueError("expected true or false")
-        if kind == "Path":
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Path:
             return Path(raw).expanduser()
-        if kind.startswith("tuple[Path"):
+        if get_origin(kind) is tuple and get_args(kind)[0] is Path:
             return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip())
-        if name == "log_level":
-            return raw.upper()
-        return raw
+        if kind is str:
+            return raw.upper() if name == "log_level" else raw
     except ValueError as exc:
         raise SettingsError(f"{name.upper()}={raw!r} is not valid: {exc}") from exc
+    raise TypeError(f"No rule to read setting {name} of type {declared!r}.")
+
+
+def _without_none(declared: Any) -> Any:
+    """`X | None` (or Optional[X]) as X; any other type as it is."""
+    if get_origin(declared) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(declared) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return declared
 
 
 def _shown_default(f: Any) -> str:

@@ -11,8 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import messages
-from ..conversations import DAY, ConversationService
-from ..insights import build_report
+from ..conversation_store import DAY
+from ..conversations import ConversationService
+from ..insights_report import build_report
 from ..render import render_insights
 
 CONFIRM_SECONDS = 120.0  # how long /insights forget waits for its confirmation

@@ -9,7 +9,7 @@ import logging
 import discord
 from discord.ext import commands, tasks
 
-from citebot.index.retention import Departures
+from citebot.index.departures import Departures
 
 from ..conversations import ConversationService
 from ..service import AnswerService

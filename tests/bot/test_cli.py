@@ -221,7 +221,7 @@ def test_summary_and_follow_up_from_the_terminal(cli_env: Path) -> None:
 
 
 def test_insights_from_the_terminal_read_what_the_bot_stored(cli_env: Path) -> None:
-    from citebot.bot.conversations import ConversationStore
+    from citebot.bot.sqlite_conversations import SqliteConversationStore as ConversationStore
     from citebot.index.answer import Answer
 
     store = ConversationStore(cli_env)

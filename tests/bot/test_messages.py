@@ -41,6 +41,12 @@ from citebot.index.errors import DocumentRejected, IndexMissing, LibraryFull, Qu
             Context.BUILD,
             "Not reindexed: That document is not in this server's library. The current index keeps serving.",
         ),
+        # A document another library holds (/ask document: in a DM or another server) is not a failure.
+        (
+            UnknownDocument("That document is not in this library."),
+            Context.ANSWER,
+            "That document is not in this library.",
+        ),
         (
             BuildBusy(messages.BUILD_BUSY),
             Context.BUILD,

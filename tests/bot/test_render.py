@@ -174,7 +174,7 @@ def test_the_shown_paragraph_bolds_the_quoted_sentence_and_stays_inert() -> None
 
 
 def test_insights_render_within_limits_and_make_questions_inert() -> None:
-    from citebot.bot.insights import InsightsReport
+    from citebot.bot.insights_report import InsightsReport
     from citebot.bot.render import render_insights
 
     long = "why " * 400 + "@everyone"

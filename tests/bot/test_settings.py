@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from citebot.bot.settings import Settings, SettingsError, env_example, settings_markdown
+from citebot.bot.settings import Settings, SettingsError, env_example, parse_setting, settings_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,3 +46,25 @@ def test_bad_values_name_their_setting(name: str, value: str, message: str) -> N
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({name: value}, env_file=None)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("declared", "raw", "parsed"),
+    [
+        (int, "3", 3),
+        (float | None, "0.5", 0.5),  # a future optional setting parses by its type, not its spelling
+        (int | None, "7", 7),
+        (bool, "Yes", True),
+        (bool | None, "off", False),
+        (str, "auto", "auto"),
+        (Path | None, "~/x", Path("~/x").expanduser()),
+        (tuple[Path, ...], "a.txt:b.txt", (Path("a.txt"), Path("b.txt"))),
+    ],
+)
+def test_settings_are_read_by_their_declared_type(declared: object, raw: str, parsed: object) -> None:
+    assert parse_setting("a_setting", declared, raw) == parsed
+
+
+def test_a_setting_of_a_type_without_a_rule_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="No rule"):
+        parse_setting("a_setting", dict[str, int], "{}")

@@ -95,6 +95,13 @@ def test_questions_without_words_are_refused(question: str) -> None:
         clean_question(question)
 
 
-def test_control_and_zero_width_characters_are_stripped() -> None:
+def test_control_zero_width_and_lone_surrogate_characters_are_stripped() -> None:
     assert clean_question("why\u200b did\x00 relations\n rupture?") == "why did relations rupture?"
+    # A lone UTF-16 surrogate (Discord passes one through) crashed the tokenizer.
+    assert clean_question("why did \ud83d relations rupture?\udc00") == "why did relations rupture?"
     assert len(clean_question("why " * 2000)) == 1000
+
+
+def test_a_question_with_a_lone_surrogate_is_answered(fake_engine: Engine) -> None:
+    answer = fake_engine.default.answer("why did relations \ud800rupture?")
+    assert answer.question == "why did relations rupture?" and not answer.abstained

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
-from citebot.index.build_process import BuildCrashed, ChildBuilds, ChildSpec
+from citebot.index import errors
+from citebot.index.build_process import ChildBuilds, ChildSpec, received_error, send_error
 from citebot.index.embed import DEFAULT_MODEL
 from citebot.index.engine import Engine, EngineConfig
-from citebot.index.errors import DocumentRejected
+from citebot.index.errors import BuildCrashed, BuildInProgress, DocumentRejected
 from citebot.index.library import NewDocument
+from citebot.index.library_store import library_key
 
 from ..conftest import ARTICLE
+from .test_library import leftovers
 
 HARBOUR = b"Harbour Vote\n\nBy Ann Author\n\nThe council of Harbour Town voted to lease its disused docks.\n"
 # Long enough to embed for a few seconds: time to kill the build or pass its budget.
@@ -79,6 +84,7 @@ def test_a_killed_build_leaves_the_old_library_serving(child_engine) -> None:
     os.kill(pid, signal.SIGKILL)
     worker.join(30)
     assert failure and isinstance(failure[0], BuildCrashed)
+    assert leftovers(engine, SERVER) == []  # its upload and anything it wrote went with it
     assert engine.answering(SERVER).describe().titles == ("Harbour Vote",)
     assert "disused docks" in engine.answering(SERVER).answer("what did the council lease?").answer
     report = engine.library(SERVER).add([NewDocument("bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")])
@@ -94,4 +100,46 @@ def test_a_child_build_past_its_budget_is_stopped(child_engine) -> None:
     with pytest.raises(BuildTimedOut):
         engine.library(SERVER).add([NewDocument("big.txt", BIG)])
     assert runner.pids == []  # the build process was ended
+    assert leftovers(engine, SERVER) == []
     assert engine.answering(SERVER).describe().titles == ("Harbour Vote",)
+
+
+def test_a_change_refused_while_a_terminal_holds_the_library_leaves_that_upload(child_engine) -> None:
+    engine, _ = child_engine
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    key = library_key(SERVER)
+    with engine.store.locked(key, "citebot docs add in a terminal"):
+        theirs = engine.store.keep_source(key, "bakery.txt", b"Bakery Opens\n\nThe bakery sells rye bread.\n")
+        with pytest.raises(BuildInProgress, match="in a terminal"):
+            engine.library(SERVER).add([NewDocument("big.txt", BIG)])
+        assert theirs.exists()
+
+
+def _send_each_error(conn: Connection, names: list[str]) -> None:
+    """In a spawned process: send each error as a failed build does."""
+    for name in names:
+        send_error(conn, getattr(errors, name)(f"the message of {name}"))
+    conn.close()
+
+
+def test_every_engine_error_crosses_the_process_boundary_as_itself() -> None:
+    names = sorted(
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.CitebotError)
+    )
+    assert {"BuildInProgress", "DiskFull", "DocumentRejected", "LibraryFull", "UrlRefused"} <= set(names)
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_send_each_error, args=(child, names))
+    process.start()
+    child.close()
+    for name in names:
+        error = received_error(parent.recv())
+        assert type(error) is getattr(errors, name) and str(error) == f"the message of {name}"
+    process.join(30)
+
+
+def test_an_error_from_outside_citebot_arrives_as_a_plain_citebot_error() -> None:
+    error = received_error(("error", "builtins", "ValueError", "boom"))
+    assert type(error) is errors.CitebotError and str(error) == "boom"

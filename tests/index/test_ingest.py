@@ -207,6 +207,32 @@ def test_control_and_bidi_characters_never_reach_titles_or_quotes() -> None:
     assert [s.text for s in document.sentences if s.part == "body"] == ["The council voted to lease the docks."]
 
 
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        "\x1b]0;pwned\x07Harbour Vote",  # OSC (set the window title), ended by BEL
+        "\x1b]8;;http://evil.example\x1b\\Harbour Vote",  # OSC 8 hyperlink, ended by ST
+        "\x1bP+q pwned\x1b\\Harbour Vote",  # DCS
+        "\x9d0;pwned\x07Harbour Vote",  # OSC in its 8-bit form
+        "\x1b]0;pwned",  # never ended: up to the end of the line
+        "\x1b7\x1b(BHarbour Vote",  # two- and three-character escapes
+    ],
+)
+def test_terminal_escape_sequences_go_with_their_text(escaped: str) -> None:
+    from citebot.index.formats import strip_controls
+
+    cleaned = strip_controls(escaped + "\nnext line")
+    assert "pwned" not in cleaned and "evil" not in cleaned and "\x1b" not in cleaned
+    assert cleaned.endswith("\nnext line") and cleaned.split("\n")[0] in ("Harbour Vote", "")
+
+
+def test_a_title_with_an_osc_sequence_keeps_none_of_it() -> None:
+    from citebot.index.ingest import load_document
+
+    page = b"\x1b]0;pwned\x07Harbour Vote\n\nThe council voted to lease the docks.\n"
+    assert load_document("page.txt", page).meta.title == "Harbour Vote"
+
+
 def test_utf16_without_a_byte_order_mark_is_decoded() -> None:
     from citebot.index.formats import decode_text
 

@@ -1,21 +1,32 @@
-"""Libraries in the engine, without Discord: one per server, the default elsewhere, cached embeddings."""
+"""A library's life without Discord, on the deterministic embedder: add, remove, replace, rebuild,
+stale and self-healing; one library per server and the default elsewhere; what a refused or failed
+change leaves behind (nothing)."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
+from citebot.index import store as store_module
 from citebot.index.build import EmbeddingCache
+from citebot.index.departures import DAY, Departures
 from citebot.index.documents import Document
 from citebot.index.engine import Engine
-from citebot.index.errors import DocumentRejected, LibraryFull, UnknownDocument
+from citebot.index.errors import (
+    BuildInProgress,
+    BuildTimedOut,
+    DiskFull,
+    DocumentRejected,
+    LibraryFull,
+    UnknownDocument,
+)
 from citebot.index.file_store import FileLibraryStore
 from citebot.index.library import NewDocument
 from citebot.index.library_store import DEFAULT_KEY, library_key
 from citebot.index.related import vocabulary
-from citebot.index.retention import DAY, Departures
-from citebot.index.store import SOURCES
+from citebot.index.store import SOURCES, UNITS, current_build, sha256_bytes
 
 from ..conftest import engine_config
 from ..fakes import HashingEmbedder
@@ -190,3 +201,136 @@ def test_a_library_summary_quotes_each_document_and_one_document_can_be_asked_fo
     assert engine.answering(SERVER).answer("tl;dr", document=bakery.key).citations == one.citations
     with pytest.raises(UnknownDocument):
         engine.answering(SERVER).summarise(document="0000")
+
+
+# ---- what a refused or failed change leaves behind -------------------------------------------------
+def leftovers(engine: Engine, server: int) -> list[str]:
+    """Files of a library that its current version does not use: kept sources, cache entries, builds."""
+    store = FileLibraryStore(engine.config.index_dir)
+    key = library_key(server)
+    directory = store.directory(key)
+    if not store.exists(key):
+        return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and p.name != ".lock")
+    sources = store.manifest(key).sources
+    used, digests = {s.path for s in sources}, {s.sha256 for s in sources}
+    extra = [p.name for p in (directory / SOURCES).iterdir() if str(p.resolve()) not in used]
+    cache = [p for p in (directory / "embeddings").rglob("*") if p.is_file() and p.name != "words.npz"]
+    extra += [p.name for p in cache if p.name.split(".")[0] not in digests]
+    live = current_build(directory).name
+    extra += [p.name for p in (directory / "builds").iterdir() if p.name != live]
+    return extra
+
+
+def disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next index write fail as a full disk does (after the new document is embedded)."""
+    real_write = store_module.write_file_atomically
+
+    def full(path: Path, data: bytes) -> None:
+        if path.name == UNITS:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(store_module, "write_file_atomically", full)
+
+
+REFUSALS = {
+    "too many documents": ({"max_documents_per_library": 1}, BAKERY, LibraryFull),
+    "too many bytes": ({"max_library_bytes": len(HARBOUR) + 20}, BAKERY, LibraryFull),
+    "too large a file": ({"max_document_bytes": 50}, BAKERY, DocumentRejected),
+    "a duplicate": ({}, HARBOUR, DocumentRejected),
+    "unreadable content": ({}, b"\x00\x01\x02 not text", DocumentRejected),
+    "past the time budget": ({"build_timeout_seconds": 1e-6}, BAKERY, BuildTimedOut),
+    "a full disk": ({}, BAKERY, DiskFull),
+}
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_a_refused_or_failed_change_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    overrides, document, error = REFUSALS[refusal]
+    Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder()).library(SERVER).add(
+        [NewDocument("harbour.txt", HARBOUR)]
+    )
+    engine = Engine(engine_config(tmp_path / "index", **overrides), embedder=HashingEmbedder())
+    if refusal == "a full disk":
+        disk_full(monkeypatch)
+    for _ in range(3):  # again and again: nothing piles up
+        with pytest.raises(error):
+            engine.library(SERVER).add([NewDocument("new.txt", document)])
+    assert leftovers(engine, SERVER) == []
+    assert engine.answering(SERVER).describe().titles == ("Harbour Vote",)
+
+
+def test_a_first_change_that_fails_leaves_no_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    disk_full(monkeypatch)
+    with pytest.raises(DiskFull, match="nothing was changed"):
+        engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    assert leftovers(engine, SERVER) == [] and not engine.library(SERVER).exists
+    monkeypatch.undo()
+    assert engine.answering(SERVER).describe().is_default
+
+
+def test_a_change_refused_because_another_process_holds_the_library_leaves_its_upload(engine: Engine) -> None:
+    """Another process (`citebot docs add` in a terminal) kept its upload and is building: the bot's
+    refused change must not delete that upload while tidying up."""
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    key = library_key(SERVER)
+    with engine.store.locked(key, "citebot docs add in a terminal"):
+        theirs = engine.store.keep_source(key, "bakery.txt", BAKERY)
+        with pytest.raises(BuildInProgress, match="citebot docs add in a terminal"):
+            engine.library(SERVER).add([NewDocument("library.txt", LIBRARY)])
+        with pytest.raises(BuildInProgress):
+            engine.library(SERVER).remove(engine.answering(SERVER).describe().documents[0].key)
+        assert theirs.exists()
+    assert theirs.exists()  # held until its owner publishes or drops it
+    assert not any(p.name.startswith(sha256_bytes(LIBRARY)) for p in theirs.parent.iterdir())  # ours: not kept
+
+
+# ---- the rest of a library's life ------------------------------------------------------------------
+def test_replacing_a_library_keeps_only_the_new_documents(engine: Engine) -> None:
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    report = engine.library(SERVER).replace([NewDocument("bakery.txt", BAKERY), NewDocument("library.txt", LIBRARY)])
+    assert report.titles == ("Bakery Opens", "Library Hours")
+    assert leftovers(engine, SERVER) == []  # the replaced document's upload went
+    with pytest.raises(DocumentRejected, match="named twice"):
+        engine.library(SERVER).replace([NewDocument("a.txt", BAKERY), NewDocument("b.txt", BAKERY)])
+
+
+def test_a_rebuild_keeps_what_the_library_has_and_a_server_without_one_is_told(engine: Engine) -> None:
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    before = encoded(engine)
+    report = engine.library(SERVER).rebuild()
+    assert report.titles == ("Harbour Vote",) and report.changed == ()
+    assert encoded(engine) == before  # from the embedding cache
+    with pytest.raises(UnknownDocument, match="no documents of its own"):
+        engine.library(OTHER).rebuild()
+
+
+def test_a_damaged_server_library_heals_itself_from_its_kept_uploads(tmp_path: Path) -> None:
+    engine = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    directory = FileLibraryStore(tmp_path / "index").directory(library_key(SERVER))
+    (current_build(directory) / UNITS).write_text("{damaged", "utf-8")
+    fresh = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())  # a restart
+    assert "disused docks" in fresh.answering(SERVER).answer("what did the council lease?").answer
+    assert leftovers(fresh, SERVER) == []
+
+
+def test_the_default_library_is_rebuilt_when_its_configured_corpus_changes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(HARBOUR)
+    Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder()).default.loaded()
+    corpus.write_bytes(BAKERY)
+    restarted = Engine(engine_config(tmp_path / "index", corpus), embedder=HashingEmbedder())
+    assert restarted.default.describe().titles == ("Bakery Opens",)
+
+
+def test_a_document_of_another_library_is_said_to_be_not_here(engine: Engine) -> None:
+    engine.library(SERVER).add([NewDocument("harbour.txt", HARBOUR)])
+    theirs = engine.answering(SERVER).describe().documents[0].key
+    with pytest.raises(UnknownDocument, match=r"^That document is not in this library\.$"):
+        engine.answering(OTHER).answer("what did the council lease?", document=theirs)
+    with pytest.raises(UnknownDocument):
+        engine.default.summarise(document=theirs)

@@ -1,13 +1,23 @@
-"""The conversation store (SQLite) and the /insights report, without Discord."""
+"""The conversation store's contract, run against each implementation; then what is SQLite's own,
+and the /insights report built from a store.
+
+A new implementation joins `IMPLEMENTATIONS` and passes the same tests.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from citebot.bot.conversations import DAY, FILE_NAME, ConversationStore
-from citebot.bot.insights import build_report, group_questions
+import pytest
+
+from citebot.bot.conversation_store import DAY, ConversationStore
+from citebot.bot.insights_report import build_report, group_questions
+from citebot.bot.sqlite_conversations import FILE_NAME, SqliteConversationStore
 from citebot.index.answer import Answer, Citation, Exchange
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], ConversationStore]] = {"sqlite": SqliteConversationStore}
 
 NOW = 1_800_000_000.0
 
@@ -17,32 +27,43 @@ def answer(question: str, *, abstained: bool = False, uncertain: bool = False) -
     return Answer(question, "", abstained, citations, None, 1.0, uncertain=uncertain)
 
 
-def test_exchanges_are_kept_for_follow_ups_and_members_only_as_salted_hashes(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
+    opened = IMPLEMENTATIONS[request.param](tmp_path)
+    yield opened
+    opened.close()
+
+
+def test_exchanges_are_kept_for_follow_ups(store: ConversationStore) -> None:
     store.record(message_id=10, server_id=1, channel_id=5, member_id=555, answer=answer("why?"), now=NOW)
     assert store.exchange(10) == Exchange("why?", (("abc123", 4),))
     assert store.exchange(11) is None
+    store.record(message_id=10, server_id=1, channel_id=5, member_id=555, answer=answer("again?"), now=NOW)
+    assert store.exchange(10) == Exchange("again?", (("abc123", 4),))  # the same message: replaced
+
+
+def test_sqlite_keeps_members_only_as_salted_hashes(tmp_path: Path) -> None:
+    store = SqliteConversationStore(tmp_path)
+    store.record(message_id=10, server_id=1, channel_id=5, member_id=555, answer=answer("why?"), now=NOW)
     store.close()
     with sqlite3.connect(tmp_path / FILE_NAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         (member,) = db.execute("SELECT member FROM exchanges").fetchone()
         assert "555" not in member and len(member) == 32
-    again = ConversationStore(tmp_path)  # the salt is kept: the same member hashes the same
+    again = SqliteConversationStore(tmp_path)  # the salt is kept: the same member hashes the same
     assert again.member_hash(555) == member
-    other = ConversationStore(tmp_path / "elsewhere")  # another installation, another salt
+    other = SqliteConversationStore(tmp_path / "elsewhere")  # another installation, another salt
     assert other.member_hash(555) != member
 
 
-def test_a_thread_goes_on_from_its_last_answer_or_the_one_it_started_from(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+def test_a_thread_goes_on_from_its_last_answer_or_the_one_it_started_from(store: ConversationStore) -> None:
     store.record(message_id=100, server_id=1, channel_id=5, member_id=1, answer=answer("first?"), now=NOW)
     assert store.in_thread(100) == Exchange("first?", (("abc123", 4),))  # thread started from answer 100
     store.record(message_id=101, server_id=1, channel_id=100, member_id=1, answer=answer("second?"), now=NOW + 1)
-    assert store.in_thread(100).question == "second?"
+    assert store.in_thread(100) == Exchange("second?", (("abc123", 4),))
 
 
-def test_one_vote_per_member_per_answer(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+def test_one_vote_per_member_per_answer(store: ConversationStore) -> None:
     store.record(message_id=10, server_id=1, channel_id=5, member_id=1, answer=answer("why?"), now=NOW)
     assert store.vote(message_id=10, server_id=1, member_id=7, vote=1, now=NOW) is False
     assert store.vote(message_id=10, server_id=1, member_id=7, vote=1, now=NOW) is False  # the same again
@@ -52,8 +73,7 @@ def test_one_vote_per_member_per_answer(tmp_path: Path) -> None:
     assert (asked.downvotes, asked.upvotes) == (2, 0)
 
 
-def test_old_questions_are_purged_and_a_server_can_be_forgotten(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+def test_old_questions_are_purged_and_a_server_can_be_forgotten(store: ConversationStore) -> None:
     store.record(message_id=1, server_id=1, channel_id=5, member_id=1, answer=answer("old?"), now=NOW - 31 * DAY)
     store.record(message_id=2, server_id=1, channel_id=5, member_id=1, answer=answer("new?"), now=NOW)
     store.record(message_id=3, server_id=2, channel_id=6, member_id=1, answer=answer("other?"), now=NOW)
@@ -68,8 +88,7 @@ def test_old_questions_are_purged_and_a_server_can_be_forgotten(tmp_path: Path) 
     assert store.config(1).ask_channel is None
 
 
-def test_server_settings(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+def test_server_settings(store: ConversationStore) -> None:
     store.set_forum(1, 900, True)
     store.set_forum(1, 901, True)
     store.set_forum(1, 900, False)
@@ -94,8 +113,7 @@ def test_near_duplicate_questions_are_grouped_in_their_most_common_wording() -> 
     assert ("who won the world cup?", 1) in grouped and ("capital of austria?", 1) in grouped
 
 
-def test_the_report_counts_outcomes_and_lists_downvoted_answers(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path)
+def test_the_report_counts_outcomes_and_lists_downvoted_answers(store: ConversationStore) -> None:
     outcomes = [answer("a?"), answer("b?", abstained=True), answer("b?", abstained=True), answer("c?", uncertain=True)]
     for number, given in enumerate(outcomes, start=1):
         store.record(message_id=number, server_id=1, channel_id=5, member_id=1, answer=given, now=NOW)
@@ -105,3 +123,18 @@ def test_the_report_counts_outcomes_and_lists_downvoted_answers(tmp_path: Path) 
     assert report.answered_share == 0.25
     assert report.unanswered == (("b?", 2), ("c?", 1))
     assert report.downvoted == (("a?", 1, 0),)
+
+
+def test_questions_are_counted_per_server_since_a_time_with_their_outcome(store: ConversationStore) -> None:
+    store.record(message_id=1, server_id=1, channel_id=5, member_id=1, answer=answer("first?"), now=NOW - 2 * DAY)
+    store.record(
+        message_id=2, server_id=1, channel_id=5, member_id=1, answer=answer("second?", abstained=True), now=NOW
+    )
+    store.record(message_id=3, server_id=None, channel_id=9, member_id=1, answer=answer("in a DM?"), now=NOW)
+    store.record(message_id=4, server_id=2, channel_id=6, member_id=1, answer=answer("other?"), now=NOW)
+    assert [(a.question, a.outcome, a.message_id) for a in store.asked_since(1, 0)] == [
+        ("first?", "answered", 1),
+        ("second?", "abstained", 2),
+    ]
+    assert [a.question for a in store.asked_since(1, NOW - DAY)] == ["second?"]
+    assert [a.question for a in store.asked_since(2, 0)] == ["other?"]  # a DM is in no server's insights

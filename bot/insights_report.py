@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from citebot.index.lexical import stems, words
 
-from .conversations import Asked
+from .conversation_store import Asked
 
 # Two questions are the same question asked twice when they share this much of their content words.
 SAME_QUESTION = 0.6

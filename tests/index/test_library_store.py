@@ -1,0 +1,130 @@
+"""The library store's contract, run against each implementation.
+
+A new implementation (another module) joins `IMPLEMENTATIONS` and must pass the same tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from citebot.index.build import BuildOptions, IndexBuilder, SourceFile
+from citebot.index.errors import BuildInProgress, IndexMissing
+from citebot.index.file_store import FileLibraryStore
+from citebot.index.library_store import DEFAULT_KEY, LibraryStore, library_key, server_of
+
+from ..fakes import HashingEmbedder
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], LibraryStore]] = {"files": FileLibraryStore}
+MODEL = "test/hashing-embedder"
+HARBOUR = b"Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n"
+BAKERY = b"Bakery Opens\n\nA new bakery on Main Street sells rye bread every morning.\n"
+SERVER = library_key(42)
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> LibraryStore:
+    return IMPLEMENTATIONS[request.param](tmp_path / "store")
+
+
+def publish(store: LibraryStore, key: str, *documents: tuple[str, bytes], on_step=None) -> list[SourceFile]:
+    """Keep `documents` and publish a version built from them (as a change does, under the lock)."""
+    builder = IndexBuilder(HashingEmbedder(), BuildOptions(MODEL))
+    with store.locked(key, "a test"):
+        sources = [SourceFile(store.keep_source(key, name, data), name, "upload") for name, data in documents]
+        builder.build(store, key, sources, on_step=on_step)
+    return sources
+
+
+def test_keys_name_libraries_and_servers() -> None:
+    assert library_key(None) == DEFAULT_KEY and server_of(DEFAULT_KEY) is None
+    assert server_of(library_key(42)) == 42
+
+
+def test_a_library_without_a_version_does_not_exist(store: LibraryStore) -> None:
+    assert not store.exists(SERVER)
+    assert store.library_keys() == []
+    with pytest.raises(IndexMissing):
+        store.read(SERVER)
+    assert store.holder(SERVER) is None
+
+
+def test_a_published_version_is_read_back_whole(store: LibraryStore) -> None:
+    publish(store, SERVER, ("harbour.txt", HARBOUR), ("bakery.txt", BAKERY))
+    assert store.exists(SERVER) and store.library_keys() == [SERVER]
+    stored = store.read(SERVER, model=MODEL)
+    assert [d.meta.title for d in stored.documents] == ["Harbour Vote", "Bakery Opens"]
+    assert stored.vectors.ntotal == len(stored.sentences) == 4  # each title and body sentence
+    assert [s.name for s in store.manifest(SERVER).sources] == ["harbour.txt", "bakery.txt"]
+
+
+def test_libraries_are_apart(store: LibraryStore) -> None:
+    publish(store, SERVER, ("harbour.txt", HARBOUR))
+    publish(store, DEFAULT_KEY, ("bakery.txt", BAKERY))
+    assert store.library_keys() == [DEFAULT_KEY, SERVER]
+    assert [d.meta.title for d in store.read(SERVER).documents] == ["Harbour Vote"]
+    assert [d.meta.title for d in store.read(DEFAULT_KEY).documents] == ["Bakery Opens"]
+
+
+@pytest.mark.parametrize("step", ["units", "vectors", "manifest", "renamed"])
+def test_a_publish_that_fails_leaves_the_current_version(store: LibraryStore, step: str) -> None:
+    publish(store, SERVER, ("harbour.txt", HARBOUR))
+
+    def crash(name: str) -> None:
+        if name == step:
+            raise KeyboardInterrupt(name)
+
+    with pytest.raises(KeyboardInterrupt):
+        publish(store, SERVER, ("bakery.txt", BAKERY), on_step=crash)
+    assert [d.meta.title for d in store.read(SERVER).documents] == ["Harbour Vote"]
+
+
+def test_a_kept_source_reads_back_the_same_bytes_and_one_content_is_kept_once(store: LibraryStore) -> None:
+    with store.locked(SERVER, "a test"):
+        first = store.keep_source(SERVER, "../../etc/passwd", HARBOUR)  # a name never chooses a path
+        again = store.keep_source(SERVER, "copy.txt", HARBOUR)
+    assert first.read_bytes() == HARBOUR and first == again
+    assert "passwd" not in str(first)
+
+
+def test_dropping_unused_sources_keeps_what_the_current_version_uses(store: LibraryStore) -> None:
+    (used,) = publish(store, SERVER, ("harbour.txt", HARBOUR))
+    with store.locked(SERVER, "a test"):
+        unused = store.keep_source(SERVER, "bakery.txt", BAKERY)
+        store.drop_unused(SERVER)
+    assert used.path.exists() and not unused.exists()
+
+
+def test_a_library_whose_first_change_failed_keeps_nothing(store: LibraryStore) -> None:
+    with store.locked(SERVER, "a test"):
+        kept = store.keep_source(SERVER, "bakery.txt", BAKERY)
+        store.drop_unused(SERVER)
+    assert not kept.exists() and not store.exists(SERVER)
+
+
+def test_one_change_at_a_time_and_the_refusal_names_who_holds_it(store: LibraryStore) -> None:
+    with store.locked(SERVER, "citebot docs add (a terminal)"):
+        assert "citebot docs add (a terminal)" in (store.holder(SERVER) or "")
+        with pytest.raises(BuildInProgress, match=r"citebot docs add \(a terminal\)"), store.locked(SERVER, "bot"):
+            pass
+        with store.locked(DEFAULT_KEY, "the bot"):  # another library is not held
+            pass
+    assert store.holder(SERVER) is None
+    with store.locked(SERVER, "the bot"):  # free again
+        pass
+
+
+def test_a_deleted_library_is_gone_and_deleting_it_again_says_so(store: LibraryStore) -> None:
+    publish(store, SERVER, ("harbour.txt", HARBOUR))
+    assert store.delete(SERVER) is True
+    assert not store.exists(SERVER) and store.library_keys() == []
+    assert store.delete(SERVER) is False
+
+
+def test_a_library_held_by_a_change_is_not_deleted_under_it(store: LibraryStore) -> None:
+    publish(store, SERVER, ("harbour.txt", HARBOUR))
+    with store.locked(SERVER, "a change"), pytest.raises(BuildInProgress):
+        store.delete(SERVER)
+    assert store.exists(SERVER)
