@@ -456,8 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval)
 
-    shown = sub.add_parser("settings", help="print every setting: .env.example (default) or the README table")
-    shown.add_argument("--markdown", action="store_true", help="the README's settings table")
+    shown = sub.add_parser(
+        "settings", help="print every setting: .env.example (default) or the table in docs/settings.md"
+    )
+    shown.add_argument("--markdown", action="store_true", help="the table in docs/settings.md")
     shown.add_argument("--env-example", action="store_true", help=".env.example (the default)")
     shown.set_defaults(handler=cmd_settings)
 

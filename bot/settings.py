@@ -1,7 +1,7 @@
 """citebot's one settings object, read once from the environment and `.env`.
 
 Each setting is declared once, here, with its type, default and the sentence that documents it;
-`.env.example` and the README's settings table are generated from these declarations
+`.env.example` and the settings table in docs/settings.md are generated from these declarations
 (`citebot settings --env-example` / `--markdown`), and a test checks that they agree.
 """
 
@@ -329,7 +329,7 @@ def _example_value(f: Any) -> str:
 
 
 def settings_markdown() -> str:
-    """The README's settings table, generated from the declarations above."""
+    """The settings table of docs/settings.md, generated from the declarations above."""
     rows = ["| setting | default | meaning |", "|---|---|---|"]
     for f in fields(Settings):
         rows.append(f"| `{f.name.upper()}` | {_shown_default(f)} | {f.metadata['doc']} |")

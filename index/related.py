@@ -33,7 +33,7 @@ from .lexical import stems, words
 log = logging.getLogger(__name__)
 
 # Cosine of two word vectors at or above which the words count as related; measured on the dev sets
-# (README, "Answer quality"): 0.55 lets in loose associations, 0.7 misses plain synonyms.
+# (docs/answer-quality.md): 0.55 lets in loose associations, 0.7 misses plain synonyms.
 RELATED_THRESHOLD = 0.6
 RELATED_LIMIT = 8  # related words kept per word, closest first
 # Cells of the word-by-word similarity computed at once: about 50 MB with the partition's indices,

@@ -3,7 +3,7 @@
 The model embeds sentences one by one, so on its own it misses what a reader sees at once: that "It
 was commissioned by Odo" is about the tapestry named just before, that the paragraph as a whole is on
 the question's topic, that a "when" question wants a sentence with a date in it. The ranking adds
-those signals to the dense score; each weight was kept only if it helped on the dev sets (README).
+those signals to the dense score; each weight was kept only if it helped on the dev sets (docs/answer-quality.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Settings are declared once: .env.example and the README table must match the declarations."""
+"""Settings are declared once: .env.example and the table in docs/settings.md must match the declarations."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def test_env_example_is_generated_from_the_settings() -> None:
     assert (ROOT / ".env.example").read_text("utf-8") == env_example()
 
 
-def test_readme_settings_table_is_generated_from_the_settings() -> None:
-    readme = (ROOT / "README.md").read_text("utf-8")
+def test_the_settings_table_in_docs_is_generated_from_the_settings() -> None:
+    readme = (ROOT / "docs" / "settings.md").read_text("utf-8")
     block = re.search(r"<!-- settings:start[^>]*-->\n(.*?)<!-- settings:end -->", readme, re.DOTALL)
     assert block is not None and block.group(1) == settings_markdown()
 

@@ -12,7 +12,7 @@ from tests.paged_documents import PdfLayout, make_docx, make_pdf, make_scanned_p
 
 from .fake_discord import CHANNEL_ID, GUILD_B, MANAGE_GUILD, FakeDiscord, member_message, snowflake
 from .helpers import ask, descriptions
-from .test_libraries import add, listing, result_of
+from .test_library import add, listing, result_of
 
 TITLE, PARAGRAPHS = squad_paragraphs()
 CLUB_RULES = (

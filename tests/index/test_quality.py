@@ -1,6 +1,6 @@
 """Answer quality on documents nobody here wrote, scored as `citebot eval FILE.json` scores them.
 
-The floors are the figures the ranking reached when it was tuned (README, "Answer quality"); a change
+The floors are the figures the ranking reached when it was tuned (docs/answer-quality.md); a change
 that lowers one fails here. Each SQuAD article is indexed on its own with the real model.
 """
 
