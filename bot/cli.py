@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -23,6 +24,7 @@ from .settings import Settings, SettingsError
 if TYPE_CHECKING:
     from citebot.index.engine import Engine
     from citebot.index.evaluate import EvalOutcome, EvalReport
+    from citebot.index.learn_rank import ArticleData
     from citebot.index.library import Library
 
 log = logging.getLogger("citebot")
@@ -232,12 +234,19 @@ def cmd_index_info(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from citebot.index.evaluate import calibrate, calibrate_sure, evaluate, is_squad_file, read_questions, score
 
-    per_file: dict[str, list[EvalOutcome]] = {}
+    per_file: dict[str, list[EvalOutcome]] = {}  # each .jsonl set, and each article of a SQuAD file
+    squad_keys: set[str] = set()
     library: Library | None = None  # the configured library, loaded once for every .jsonl set
+    squad_files = [Path(name) for name in args.files if is_squad_file(Path(name))]
+    if args.held_out:
+        articles = _squad_outcomes_held_out(settings, squad_files)
+    else:
+        articles = {key: o for path in squad_files for key, o in _squad_outcomes(settings, path).items()}
+    per_file.update(articles)
+    squad_keys.update(articles)
     for name in args.files:
         path = Path(name)
         if is_squad_file(path):
-            per_file[name] = _squad_outcomes(settings, path)
             continue
         if library is None:
             library = _engine(settings).default
@@ -249,11 +258,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     # SQuAD's unanswerable questions are on the document's topic: they call for "uncertain", not for
     # an abstention, so only our own dev sets (with off-topic questions) set the abstention threshold.
     off_topic_sets = [
-        o
-        for name, outcomes in per_file.items()
-        if not is_squad_file(Path(name))
-        for o in outcomes
-        if o.question.after is None
+        o for name, outcomes in per_file.items() if name not in squad_keys for o in outcomes if o.question.after is None
     ]
     result: dict[str, Any] = {
         "report": score(pooled).to_json(),  # all files together
@@ -270,7 +275,10 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     for name, outcomes in per_file.items():
         if len(per_file) > 1:
             out.write(f"{name}\n")
-        _write_report(score(outcomes), outcomes, out)
+        _write_report(score(outcomes), outcomes, out, misses=not squad_keys or len(per_file) == 1)
+    if len(per_file) > 1:
+        out.write("All together" + (" (each article held out)" if args.held_out else "") + "\n")
+        _write_report(score(pooled), pooled, out, misses=False)
     if args.calibrate:
         c, band = result["calibration"], result["sure_band"]
         if c is not None:
@@ -285,7 +293,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) -> None:
+def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO, *, misses: bool = True) -> None:
     out.write(
         f"Answerable: {report.answerable}  hit rate {report.hit_rate:.1%}  top-1 {report.top1_rate:.1%}  "
         f"false abstentions {report.false_abstentions}  mean quote {report.mean_quote_chars:.0f} chars\n"
@@ -302,7 +310,7 @@ def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) 
             f"Follow-ups: {report.follow_ups}  hit rate {report.follow_up_hit_rate:.1%} as replies "
             f"(asked on their own: {report.follow_up_alone_hit_rate:.1%})\n"
         )
-    for outcome in outcomes:
+    for outcome in outcomes if misses else ():
         wrong = (outcome.question.answerable and not outcome.hit) or (
             not outcome.question.answerable and not outcome.flagged
         )
@@ -311,13 +319,13 @@ def _write_report(report: EvalReport, outcomes: list[EvalOutcome], out: TextIO) 
             out.write(f"  miss: {outcome.question.question!r} -> {quoted}\n")
 
 
-def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
+def _squad_outcomes(settings: Settings, path: Path) -> dict[str, list[EvalOutcome]]:
     """Each article indexed on its own, in a scratch index folder, and asked its questions."""
     from citebot.index.engine import Engine
     from citebot.index.evaluate import evaluate, read_squad
 
     settings.apply_model_environment()
-    outcomes: list[EvalOutcome] = []
+    outcomes: dict[str, list[EvalOutcome]] = {}
     embedder = None
     for article in read_squad(path):
         with tempfile.TemporaryDirectory(prefix="citebot-eval-") as scratch:
@@ -329,9 +337,74 @@ def _squad_outcomes(settings: Settings, path: Path) -> list[EvalOutcome]:
             engine = Engine(config, embedder=embedder)
             embedder = engine.embedder
             engine.default.loaded(progress=_progress_bar())
-            outcomes.extend(evaluate(article.questions, engine.default.answer)[1])
+            outcomes[f"{path.name}: {article.title}"] = evaluate(article.questions, engine.default.answer)[1]
             engine.close()
     return outcomes
+
+
+def _training_articles(settings: Settings, paths: list[Path]) -> list[ArticleData]:
+    """Every article of the SQuAD files, indexed on its own, with its questions' candidates read."""
+    from citebot.index.embed import SentenceTransformerEmbedder
+    from citebot.index.engine import Engine
+    from citebot.index.evaluate import read_squad
+    from citebot.index.learn_rank import read_article
+
+    settings.apply_model_environment()
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+
+    def engine_for(index_dir: Path, document: Path) -> Engine:
+        # Questions go through the model itself: no ONNX export is made for a scratch library.
+        config = dataclasses.replace(
+            settings.engine_config(),
+            index_dir=index_dir,
+            corpus_paths=(document,),
+            query_encoder="sentence-transformers",
+        )
+        return Engine(config, embedder=embedder)
+
+    say = functools.partial(print, file=sys.stderr)
+    return [read_article(article, engine_for, progress=say) for path in paths for article in read_squad(path)]
+
+
+def _squad_outcomes_held_out(settings: Settings, paths: list[Path]) -> dict[str, list[EvalOutcome]]:
+    """Each article answered with a ranking learned from the other articles only."""
+    from citebot.index.learn_rank import held_out
+
+    articles = _training_articles(settings, paths)
+    return held_out(articles, settings.engine_config().policy, progress=functools.partial(print, file=sys.stderr))
+
+
+def cmd_train_ranker(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Held-out figures (each article left out in turn), then the ranker trained on every article."""
+    from citebot.index.evaluate import score
+    from citebot.index.learn_rank import held_out, train
+
+    policy = settings.engine_config().policy
+    articles = _training_articles(settings, [Path(f) for f in args.files])
+    if len(articles) < 3:
+        raise SettingsError("Train on at least three articles, so that each is held out from at least two.")
+    per_article = held_out(
+        articles, policy, precision=args.precision, progress=functools.partial(print, file=sys.stderr)
+    )
+    pooled = [o for outcomes in per_article.values() for o in outcomes]
+    ranker = train(articles, policy, precision=args.precision)
+    pooled_report = score(pooled)
+    ranker.trained["held_out"] = {
+        "pooled": pooled_report.to_json(),
+        "articles": {title: score(o).to_json() for title, o in per_article.items()},
+    }
+    target = Path(args.out)
+    target.write_text(json.dumps(ranker.to_json(), indent=2) + "\n", "utf-8")
+    if args.json:
+        out.write(json.dumps(ranker.trained, indent=2) + "\n")
+        return 0
+    for title, outcomes in per_article.items():
+        out.write(f"{title} (held out)\n")
+        _write_report(score(outcomes), outcomes, out, misses=False)
+    out.write("All together, each article held out\n")
+    _write_report(pooled_report, pooled, out, misses=False)
+    out.write(f"Wrote {target}: trained on {len(articles)} articles, sure above {ranker.sure_above}.\n")
+    return 0
 
 
 def cmd_summary(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -453,8 +526,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="a .jsonl dev set over the library, or a SQuAD .json file (indexed on its own)",
     )
     ev.add_argument("--calibrate", action="store_true", help="also fit the abstention and sureness thresholds")
+    ev.add_argument(
+        "--held-out",
+        action="store_true",
+        help="answer each SQuAD article with a ranking learned from the other articles only",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval)
+
+    from citebot.index.ranking import SHIPPED
+
+    tr = sub.add_parser(
+        "train-ranker", help="learn the ranking and sureness from SQuAD files; print held-out figures per article"
+    )
+    tr.add_argument("files", nargs="+", metavar="FILE", help="SQuAD-format .json files (three articles or more)")
+    tr.add_argument("--out", default=str(SHIPPED), help="where to write the ranker (default: the shipped one)")
+    tr.add_argument("--precision", type=float, default=0.955, help="how often sure answers must be right first")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(handler=cmd_train_ranker)
 
     shown = sub.add_parser(
         "settings", help="print every setting: .env.example (default) or the table in docs/settings.md"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -12,21 +13,29 @@ from typing import Any
 from .documents import Document, DocumentMeta, Sentence, paragraph_label
 from .errors import QuestionRejected
 from .lexical import stems, words
+from .ranking import shipped_ranker
 from .retrieve import Candidate, Retrieval
 from .store import StoredIndex
 
 NOT_ANSWERED = "The document does not answer that."
 
 
+_SHIPPED = shipped_ranker()
+# Set with the shipped ranking, held out by article (learn_rank.py); 2.3 suits the hand-set weights.
+SURE_ABOVE = _SHIPPED.sure_above if _SHIPPED.sure_above is not None else 2.3
+CLOSEST_MARGIN = _SHIPPED.closest_margin if _SHIPPED.closest_margin is not None else math.inf
+
+
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """When to answer and how much to quote. Defaults come from `citebot eval --calibrate`."""
+    """When to answer and how much to quote. `min_confidence` and `coverage_weight` come from
+    `citebot eval --calibrate`; `sure_above` and `closest_margin` from `citebot train-ranker`."""
 
     min_confidence: float = 0.53
     coverage_weight: float = 0.9
     # An answer is sure when its ranking score plus `margin_weight` times its lead over the next
     # sentence reaches `sure_above`; below, it is shown as the closest passage, not as the answer.
-    sure_above: float = 2.3
+    sure_above: float = SURE_ABOVE
     margin_weight: float = 2.0
     max_citations: int = 3
     # A further sentence is quoted only if it ranks within this of the best one, and fits the budget.
@@ -36,6 +45,9 @@ class AnswerPolicy:
     # scores (the right one is often second), within a larger budget.
     closest_citations: int = 2
     max_closest_chars: int = 1000
+    # … and a further one only when it ranks within this of the first (else it is unlikely to be
+    # the answer, and only lengthens the quote).
+    closest_margin: float = CLOSEST_MARGIN
 
     def sureness(self, evidence: Evidence) -> float:
         return evidence.score + self.margin_weight * evidence.margin
@@ -252,7 +264,9 @@ def _closest(retrieval: Retrieval, stored: StoredIndex, policy: AnswerPolicy) ->
     quoted = 0
     for candidate in retrieval.candidates[: policy.closest_citations]:
         length = len(stored.sentences[candidate.sentence_id].text)
-        if chosen and quoted + length > policy.max_closest_chars:
+        if chosen and (
+            quoted + length > policy.max_closest_chars or chosen[0].score - candidate.score > policy.closest_margin
+        ):
             break
         chosen.append(candidate)
         quoted += length

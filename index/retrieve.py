@@ -9,30 +9,18 @@ those signals to the dense score; each weight was kept only if it helped on the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .cues import SentenceCues, answer_kind, fit, question_words, sentence_cues
 from .lexical import LexicalIndex, LexicalMatch, stems, words
+from .ranking import FEATURES, Ranker, shipped_ranker
 from .store import StoredIndex
 from .vectors import search, stored_vectors
 
 CANDIDATES = 40
-# Weights of the ranking signals, beside the sentence's own dense score (weight 1).
-COVERAGE_WEIGHT = 0.5  # share of the question's words (idf-weighted) the sentence has
-CONTEXT_WEIGHT = 0.5  # the same share over the sentence and the one before it in its paragraph
-PARAGRAPH_WEIGHT = 0.5  # dense similarity of the paragraph (the mean of its sentence vectors)
-PRONOUN_WEIGHT = 0.5  # for a sentence opening on "It"/"They"…: the dense score of the sentence before
-ANSWER_KIND_WEIGHT = 0.2  # +/- when the sentence can/cannot hold a date, number or name asked for
-# For each question word the sentence lacks: its weight times the cosine of the closest related word
-# (related.py) the sentence has. Words that typo repair guessed are not expanded: a guess of a guess.
-RELATED_WEIGHT = 0.8
-# A headline shares words with most questions but rarely answers them; it ranks a little lower.
-TITLE_PENALTY = 0.5
-# A heading or a line of code ("The raise statement", "return expression") names a topic but
-# does not say anything about it; it ranks lower than a sentence.
-FRAGMENT_PENALTY = 0.3
+_DENSE_GAP = FEATURES.index("dense_gap")
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*\s*$")
 # Byline and dateline answer only "who wrote this?"-style questions (see answer.metadata_part);
 # as free-text matches they look like answers to any "who"/"when" question.
@@ -46,7 +34,6 @@ _LEADING_PRONOUN = re.compile(
 # count this much beside the follow-up's own (all of it when the follow-up has no words of its own),
 # and the paragraphs the previous answer quoted rank a little higher.
 PREVIOUS_QUESTION_WEIGHT = 0.35
-FOCUS_WEIGHT = 0.15
 
 
 @dataclass(frozen=True)
@@ -66,6 +53,8 @@ class Candidate:
     dense: float
     lexical: float  # the idf-weighted share of the question's words the sentence has, 0..1
     score: float  # ranking score
+    # What the ranking read of it, by ranking.FEATURES (a row of the retrieval's feature matrix).
+    features: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -94,9 +83,11 @@ class Retrieval:
 class Retriever:
     """Ranks the units of one loaded index for a question vector and its text."""
 
-    def __init__(self, stored: StoredIndex, *, previous: Retriever | None = None) -> None:
-        """`previous`, the retriever of the index this one replaces, lends its tokenised sentences."""
+    def __init__(self, stored: StoredIndex, *, previous: Retriever | None = None, ranker: Ranker | None = None) -> None:
+        """`previous`, the retriever of the index this one replaces, lends its tokenised sentences;
+        `ranker` weighs what is read of each candidate (default: the shipped one)."""
         self.stored = stored
+        self.ranker = ranker or shipped_ranker()
         known: LexicalIndex | None = previous.lexical if previous is not None else None
         self.lexical: LexicalIndex = LexicalIndex([s.text for s in stored.sentences], known=known)
         # Sentence ids are numbered across documents in order, so each document is one id range.
@@ -112,6 +103,10 @@ class Retriever:
             lent = dict(zip((s.text for s in previous.stored.sentences), previous._readings, strict=True))
         self._readings: list[_Reading] = [lent.get(s.text) or _Reading.of(s.text) for s in stored.sentences]
         self._previous, self._paragraph, self._paragraph_numbers = _neighbours(stored)
+        self._paragraph_members: dict[int, list[int]] = {}
+        for sentence_id, paragraph in enumerate(self._paragraph.tolist()):
+            self._paragraph_members.setdefault(paragraph, []).append(sentence_id)
+        self._paragraph_stem_sets: dict[int, frozenset[str]] = {}
         self._paragraph_vectors = _paragraph_means(stored_vectors(stored.vectors), self._paragraph)
 
     def paragraph_number(self, document: int, paragraph_index: int) -> int | None:
@@ -158,41 +153,66 @@ class Retriever:
         focus = follow_up.paragraphs if follow_up is not None else frozenset()
         kind, asked = answer_kind(question), question_words(question)
         related = self._related(weights, written)
-        candidates = []
+        best_bm25 = max((float(found.scores.max()) for found in matches if found.scores.size), default=0.0)
+        kept_ids: list[int] = []
+        rows: list[list[float]] = []
         for sentence_id in ranked:
             sentence = self.stored.sentences[sentence_id]
             if sentence.part in METADATA_ONLY_PARTS:
                 continue
             reading = self._readings[sentence_id]
             stems_here = set(self.lexical.unit_stems(sentence_id))
-            before = self._previous[sentence_id]
+            before = int(self._previous[sentence_id])
             stems_around = stems_here | set(self.lexical.unit_stems(before)) if before >= 0 else stems_here
-            share = sum(w for stem, w in weights.items() if stem in stems_here)
-            share_around = sum(w for stem, w in weights.items() if stem in stems_around)
+            paragraph = int(self._paragraph[sentence_id])
+            stems_paragraph = self._paragraph_stems(paragraph)
             related_share = sum(
                 weights[stem] * max((value for other, value in near if other in stems_here), default=0.0)
                 for stem, near in related.items()
                 if stem not in stems_here
             )
-            score = (
-                dense[sentence_id]
-                + COVERAGE_WEIGHT * share
-                + CONTEXT_WEIGHT * share_around
-                + RELATED_WEIGHT * related_share
-                + PARAGRAPH_WEIGHT * float(paragraph_dense[self._paragraph[sentence_id]])
-                + ANSWER_KIND_WEIGHT * fit(kind, reading.cues, asked)
+            bm25 = max(float(found.scores[sentence_id]) for found in matches) if best_bm25 > 0 else 0.0
+            rows.append(
+                [
+                    dense[sentence_id],
+                    sum(w for stem, w in weights.items() if stem in stems_here),
+                    sum(w for stem, w in weights.items() if stem in stems_around),
+                    related_share,
+                    float(paragraph_dense[paragraph]),
+                    float(fit(kind, reading.cues, asked)),
+                    dense[before] if reading.pronoun and before >= 0 else 0.0,
+                    1.0 if paragraph in focus else 0.0,
+                    1.0 if sentence.part == "title" else 0.0,
+                    1.0 if reading.fragment and sentence.part != "title" else 0.0,
+                    bm25 / best_bm25 if best_bm25 > 0 else 0.0,
+                    sum(w for stem, w in weights.items() if stem in stems_paragraph),
+                    1.0 if before < 0 else 0.0,
+                    min(len(sentence.text.split()), 60) / 60,
+                    0.0,  # dense_gap, once the best cosine is known
+                ]
             )
-            if reading.pronoun and before >= 0:
-                score += PRONOUN_WEIGHT * dense[before]
-            if int(self._paragraph[sentence_id]) in focus:
-                score += FOCUS_WEIGHT
-            if sentence.part == "title":
-                score -= TITLE_PENALTY
-            elif reading.fragment:
-                score -= FRAGMENT_PENALTY
-            candidates.append(Candidate(sentence_id, dense[sentence_id], share, score))
+            kept_ids.append(sentence_id)
+        if not rows:
+            return Retrieval((), coverage, query_stems)
+        features = np.array(rows, dtype=np.float64)
+        features[:, _DENSE_GAP] = features[:, 0] - features[:, 0].max()
+        scores = self.ranker.score(features)
+        dense_column, share_column = features[:, 0].tolist(), features[:, 1].tolist()
+        candidates = [
+            Candidate(sentence_id, dense_column[n], share_column[n], score, features[n])
+            for n, (sentence_id, score) in enumerate(zip(kept_ids, scores.tolist(), strict=True))
+        ]
         candidates.sort(key=lambda c: c.score, reverse=True)
         return Retrieval(tuple(candidates), coverage, query_stems)
+
+    def _paragraph_stems(self, paragraph: int) -> frozenset[str]:
+        """The stems of a paragraph's sentences (read once per paragraph, when first asked)."""
+        found = self._paragraph_stem_sets.get(paragraph)
+        if found is None:
+            ids = self._paragraph_members[paragraph]
+            found = frozenset(stem for i in ids for stem in self.lexical.unit_stems(i))
+            self._paragraph_stem_sets[paragraph] = found
+        return found
 
     def _lexical_top(self, match: LexicalMatch, k: int, span: tuple[int, int] | None) -> list[int]:
         """The ids of the `k` best BM25 matches, within `span` when given."""

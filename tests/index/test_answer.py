@@ -68,7 +68,9 @@ def test_every_citation_is_verbatim_and_one_to_three_sentences(dev_run) -> None:
 def test_dev_set_floors(dev_run) -> None:
     report, outcomes = dev_run
     assert report.answerable >= 30 and report.off_topic >= 8
-    assert report.hit_rate >= 0.95, report
+    # 0.975 with the hand-set weights, which were tuned on this set; the learned ranking (which never
+    # saw it) quotes the right sentence for 37 of the 40 (docs/answer-quality.md).
+    assert report.hit_rate >= 0.92, report
     assert report.false_abstentions == 0, [
         o.question.question for o in outcomes if o.question.answerable and o.answer.abstained
     ]

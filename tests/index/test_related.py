@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from citebot.index import related as related_module
 from citebot.index.answer import AnswerPolicy, compose
 from citebot.index.engine import Engine
+from citebot.index.ranking import HAND_WEIGHTS, Ranker
 from citebot.index.related import (
     WordVectors,
     build_related_terms,
@@ -20,7 +22,7 @@ from citebot.index.related import (
     related_to_json,
     vocabulary,
 )
-from citebot.index.retrieve import RELATED_WEIGHT, Candidate, Retrieval, Retriever
+from citebot.index.retrieve import Candidate, Retrieval, Retriever
 from citebot.index.store import load_index
 
 from ..conftest import engine_config
@@ -123,14 +125,15 @@ def scores(retriever: Retriever, question: str, stored) -> dict[str, float]:
 
 def test_a_sentence_with_a_related_word_gets_that_words_share_of_credit(stored) -> None:
     question = "Which religion did the settlers adopt?"
-    plain = scores(Retriever(dataclasses.replace(stored, related={})), question, stored)
+    by_hand = Ranker.by_hand()
+    plain = scores(Retriever(dataclasses.replace(stored, related={}), ranker=by_hand), question, stored)
     table = {"religion": (("catholic", 0.7),)}
-    expanded = scores(Retriever(dataclasses.replace(stored, related=table)), question, stored)
+    expanded = scores(Retriever(dataclasses.replace(stored, related=table), ranker=by_hand), question, stored)
     catholic = "The settlers adopted Catholicism within a generation."
     wool = "The settlers built a harbour and traded wool."
     retriever = Retriever(stored)
     weights = retriever._query_weights(retriever.lexical.match(question))
-    assert expanded[catholic] - plain[catholic] == pytest.approx(RELATED_WEIGHT * weights["religion"] * 0.7)
+    assert expanded[catholic] - plain[catholic] == pytest.approx(HAND_WEIGHTS["related"] * weights["religion"] * 0.7)
     assert expanded[wool] == pytest.approx(plain[wool])
 
 
@@ -152,10 +155,14 @@ def test_a_sure_answer_quotes_only_what_ranks_close_but_an_uncertain_one_the_two
     far_apart = retrieval(2.0, 1.0)  # sureness 2.0 + 2 × 1.0 = 4.0
     sure = compose("q", far_apart, stored, AnswerPolicy(sure_above=3.0))
     assert not sure.uncertain and len(sure.citations) == 1
-    unsure = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0))
+    unsure = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0, closest_margin=math.inf))
     assert unsure.uncertain and len(unsure.citations) == 2
-    short = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0, max_closest_chars=10))
+    short = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0, closest_margin=math.inf, max_closest_chars=10))
     assert len(short.citations) == 1  # the closest one always, the next only within the budget
+    far = compose("q", far_apart, stored, AnswerPolicy(sure_above=5.0, closest_margin=0.5))
+    assert far.uncertain and len(far.citations) == 1  # …and only when it ranks close to the first
+    near = compose("q", retrieval(2.0, 1.6), stored, AnswerPolicy(sure_above=9.0, closest_margin=0.5))
+    assert near.uncertain and len(near.citations) == 2
 
 
 def test_an_unchanged_vocabulary_leaves_the_word_cache_file_alone(tmp_path: Path) -> None:
