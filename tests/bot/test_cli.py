@@ -60,6 +60,21 @@ def test_eval_reports_rates(cli_env: Path) -> None:
     assert code == 0 and report["hit_rate"] >= 0.9 and report["answerable"] >= 30
 
 
+def test_eval_reports_each_article_of_a_squad_file_then_all_together(cli_env: Path) -> None:
+    code, text = run_cli("eval", str(DATA / "python-statements.squad.json"), str(DATA / "dev_questions.jsonl"))
+    assert code == 0
+    article = "python-statements.squad.json: The Python Language Reference: statements (excerpts)"
+    assert text.index(article) < text.index("dev_questions.jsonl") < text.index("All together")
+
+
+def test_training_on_fewer_than_three_articles_is_refused_before_anything_is_read(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = cli_env / "ranker.json"
+    assert main(["train-ranker", str(DATA / "squad2-dev-normans.json"), "--out", str(out)]) == 2
+    assert "three articles or more" in capsys.readouterr().err and not out.exists()
+
+
 def test_bad_setting_is_a_clear_error(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
