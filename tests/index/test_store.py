@@ -23,6 +23,7 @@ from citebot.index.store import (
 
 from ..conftest import ARTICLE, engine_config
 from ..fakes import HashingEmbedder
+from .test_library import disk_full
 
 
 def built(tmp_path: Path, *corpus: Path) -> tuple[Engine, HashingEmbedder]:
@@ -182,25 +183,15 @@ def test_large_corpora_switch_to_an_approximate_index_recorded_in_the_manifest(t
 def test_a_full_disk_is_said_as_such_removes_what_it_wrote_and_the_next_build_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    import errno
 
     import faiss
-
-    from citebot.index import store
 
     engine, _ = built(tmp_path)
     index_dir = tmp_path / "index"
     live = current_build(index_dir)
     page = (Path(__file__).parent.parent / "data" / "second_page.txt").read_bytes()
     if where == "units":
-        real_write = store.write_file_atomically
-
-        def full(path: Path, data: bytes) -> None:
-            if path.name == UNITS:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            real_write(path, data)
-
-        monkeypatch.setattr(store, "write_file_atomically", full)
+        disk_full(monkeypatch)
     else:
 
         def full_faiss(index: object, path: str) -> None:
