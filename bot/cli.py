@@ -52,7 +52,7 @@ def _engine(settings: Settings) -> Engine:
     from citebot.index.engine import Engine
 
     settings.apply_model_environment()
-    return Engine(settings.engine_config())
+    return Engine(settings.engine_config(), store=settings.library_store())
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
@@ -420,14 +420,30 @@ def _write_answer(answer: Answer, as_json: bool, out: TextIO) -> None:
     out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else render_plain(answer)) + "\n")
 
 
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Bring the shared database's schema up to date (the bot also does it at start-up)."""
+    if not settings.database_url:
+        print("citebot: DATABASE_URL is not set; the embedded mode keeps its data in files.", file=sys.stderr)
+        return 2
+    import psycopg
+
+    from citebot.index.database import schema_version, upgrade
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        applied = upgrade(conn)
+        version = schema_version(conn)
+    done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
+    out.write(f"Schema at version {version} ({done}).\n")
+    return 0
+
+
 def cmd_insights(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     import time
 
     from .conversation_store import DAY
     from .insights_report import build_report
-    from .sqlite_conversations import SqliteConversationStore
 
-    store = SqliteConversationStore(settings.index_dir)
+    store = settings.conversation_store()
     try:
         if args.forget:
             out.write(messages.forgotten(store.forget_server(args.server)) + "\n")
@@ -486,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     insights.add_argument("--forget", action="store_true", help="delete the server's stored questions and votes")
     insights.add_argument("--json", action="store_true")
     insights.set_defaults(handler=cmd_insights)
+
+    db = sub.add_parser("db", help="the shared PostgreSQL database of DATABASE_URL")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations it lacks").set_defaults(handler=cmd_db_upgrade)
 
     index = sub.add_parser("index", help="build or inspect the index")
     index_sub = index.add_subparsers(dest="index_command", required=True)

@@ -39,7 +39,6 @@ from .render import render_notice
 from .seen import SeenEvents
 from .service import AnswerService
 from .settings import Settings
-from .sqlite_conversations import SqliteConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,7 @@ class CitebotBot(commands.Bot):
         self.service = AnswerService(
             engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
         )
-        self.conversations = ConversationService(
-            lambda: SqliteConversationStore(settings.index_dir), settings.keep_questions_days
-        )
+        self.conversations = ConversationService(settings.conversation_store, settings.keep_questions_days)
         self.downloads: aiohttp.ClientSession | None = None
         self.seen = SeenEvents()
         self._stopping = False
@@ -308,7 +305,7 @@ def index_dir_problem(settings: Settings) -> str | None:
 
 def make_engine(settings: Settings) -> Engine:
     """The bot's engine: builds in a child process unless BUILD_IN_CHILD_PROCESS is false."""
-    engine = Engine(settings.engine_config())
+    engine = Engine(settings.engine_config(), store=settings.library_store())
     if settings.build_in_child_process:
         from citebot.index.build_process import ChildBuilds, ChildSpec
 

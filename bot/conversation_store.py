@@ -8,6 +8,7 @@ the first implementation. A store is used from one thread at a time (see Convers
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,11 @@ class Asked:
 class ServerConfig:
     ask_channel: int | None = None
     forums: frozenset[int] = field(default_factory=frozenset)
+
+
+def hashed_member(salt: bytes, member_id: int) -> str:
+    """A member as stored: a hash with the installation's secret salt, so ids cannot be read back."""
+    return hashlib.sha256(salt + str(member_id).encode()).hexdigest()[:32]
 
 
 class ConversationStore(Protocol):

@@ -12,11 +12,16 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from citebot.index.answer import AnswerPolicy
 from citebot.index.embed import DEFAULT_MODEL
 from citebot.index.engine import EngineConfig
+from citebot.index.file_store import FileLibraryStore
+from citebot.index.library_store import LibraryStore
+
+if TYPE_CHECKING:
+    from .conversation_store import ConversationStore
 
 PACKAGE_CORPUS = Path(__file__).resolve().parent.parent / "index" / "corpus" / "carney-beijing.txt"
 REAL_DISCORD_API = "https://discord.com/api/v10"
@@ -116,6 +121,15 @@ class Settings:
         10.0,
         "on SIGTERM or Ctrl-C, how long questions in flight get to be answered before the bot exits",
         section="Discord",
+    )
+    database_url: str | None = setting(
+        None,
+        "a PostgreSQL connection string (`postgresql://user@host/db`): libraries, questions, votes and "
+        "/config live in that database instead of files and SQLite under `INDEX_DIR` (which then holds only "
+        "each process's local copies); unset, the embedded default; never logged",
+        section="Libraries",
+        shown="—",
+        secret=True,
     )
     allow_private_urls: bool = setting(
         False,
@@ -260,6 +274,27 @@ class Settings:
             build_timeout_seconds=self.build_timeout_seconds,
             allow_private_urls=self.allow_private_urls,
         )
+
+    def library_store(self) -> LibraryStore:
+        """Where libraries live: files under INDEX_DIR, or the PostgreSQL of DATABASE_URL (its schema
+        brought up to date first)."""
+        if not self.database_url:
+            return FileLibraryStore(self.index_dir)
+        from citebot.index.postgres_store import PostgresLibraryStore
+
+        store = PostgresLibraryStore(self.database_url, self.index_dir / "mirror")
+        store.upgrade()
+        return store
+
+    def conversation_store(self) -> ConversationStore:
+        """Where questions, votes and /config live: SQLite under INDEX_DIR, or DATABASE_URL."""
+        if not self.database_url:
+            from .sqlite_conversations import SqliteConversationStore
+
+            return SqliteConversationStore(self.index_dir)
+        from .postgres_conversations import PostgresConversationStore
+
+        return PostgresConversationStore(self.database_url)
 
     def apply_model_environment(self) -> None:
         """Keep Hugging Face libraries offline unless downloads are allowed."""

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from citebot.index.answer import Answer, Exchange
 
-from .conversation_store import DAY, Asked, ServerConfig, outcome_of
+from .conversation_store import DAY, Asked, ServerConfig, hashed_member, outcome_of
 
 FILE_NAME = "conversations.sqlite3"
 SCHEMA_VERSION = 1
@@ -73,8 +72,7 @@ class SqliteConversationStore:
         self._db.close()
 
     def member_hash(self, member_id: int) -> str:
-        """A member as stored: a hash with this installation's secret salt, so ids cannot be read back."""
-        return hashlib.sha256(self._salt + str(member_id).encode()).hexdigest()[:32]
+        return hashed_member(self._salt, member_id)
 
     # ---- exchanges -----------------------------------------------------------------------
     def record(

@@ -62,3 +62,30 @@ def real_engine(real_embedder, tmp_path_factory) -> Engine:
     engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=real_embedder)
     engine.default.loaded()
     return engine
+
+
+TEST_DATABASE_URL = os.environ.get("CITEBOT_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_dsn() -> Iterator[str]:
+    """A connection string to a fresh, empty schema of the test PostgreSQL, dropped afterwards.
+
+    Skips with the reason where no PostgreSQL answers; under CI=true that is a failure instead."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(TEST_DATABASE_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL is not reachable at {TEST_DATABASE_URL} ({exc})".strip()
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI runs with PostgreSQL.")
+        pytest.skip(reason)
+    schema = f"citebot_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield psycopg.conninfo.make_conninfo(TEST_DATABASE_URL, options=f"-c search_path={schema}")
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()

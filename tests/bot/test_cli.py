@@ -254,3 +254,25 @@ def test_insights_from_the_terminal_read_what_the_bot_stored(cli_env: Path) -> N
     assert code == 0 and text.startswith("Forgotten:")
     code, text = run_cli("insights", "--server", "9", "--json")
     assert json.loads(text)["asked"] == 0
+
+
+def test_with_database_url_libraries_and_questions_live_in_postgres(
+    cli_env: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+    assert run_cli("db", "upgrade") == (0, "Schema at version 2 (applied 1, 2).\n")
+    assert run_cli("db", "upgrade") == (0, "Schema at version 2 (nothing to apply).\n")
+    page = tmp_path / "harbour.txt"
+    page.write_text("Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n", "utf-8")
+    assert run_cli("docs", "add", "--server", "5", str(page))[0] == 0
+    code, text = run_cli("ask", "--server", "5", "what did the council lease?")
+    assert code == 0 and "disused docks" in text
+    assert not (cli_env / "servers").exists()  # INDEX_DIR holds only the local mirror
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "another-machine"))
+    code, text = run_cli("docs", "list", "--server", "5")
+    assert code == 0 and "Harbour Vote" in text  # another process, another disk: the same library
+
+
+def test_db_upgrade_without_database_url_says_so(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 2
+    assert "DATABASE_URL is not set" in capsys.readouterr().err

@@ -1,13 +1,14 @@
 """The conversation store's contract, run against each implementation; then what is SQLite's own,
 and the /insights report built from a store.
 
-A new implementation joins `IMPLEMENTATIONS` and passes the same tests.
+A new implementation joins `IMPLEMENTATIONS` (and the `store` fixture) and passes the same tests.
+The PostgreSQL one runs against the test database (tests/conftest.py: `postgres_dsn`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from citebot.bot.insights_report import build_report, group_questions
 from citebot.bot.sqlite_conversations import FILE_NAME, SqliteConversationStore
 from citebot.index.answer import Answer, Citation, Exchange
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], ConversationStore]] = {"sqlite": SqliteConversationStore}
+IMPLEMENTATIONS = ("sqlite", "postgres")
 
 NOW = 1_800_000_000.0
 
@@ -27,9 +28,15 @@ def answer(question: str, *, abstained: bool = False, uncertain: bool = False) -
     return Answer(question, "", abstained, citations, None, 1.0, uncertain=uncertain)
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+@pytest.fixture(params=IMPLEMENTATIONS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
-    opened = IMPLEMENTATIONS[request.param](tmp_path)
+    opened: ConversationStore
+    if request.param == "postgres":
+        from citebot.bot.postgres_conversations import PostgresConversationStore
+
+        opened = PostgresConversationStore(request.getfixturevalue("postgres_dsn"))
+    else:
+        opened = SqliteConversationStore(tmp_path)
     yield opened
     opened.close()
 
@@ -138,3 +145,19 @@ def test_questions_are_counted_per_server_since_a_time_with_their_outcome(store:
     ]
     assert [a.question for a in store.asked_since(1, NOW - DAY)] == ["second?"]
     assert [a.question for a in store.asked_since(2, 0)] == ["other?"]  # a DM is in no server's insights
+
+
+def test_postgres_keeps_one_salt_for_every_process_and_upgrades_its_schema_once(postgres_dsn: str) -> None:
+    import psycopg
+
+    from citebot.bot.postgres_conversations import PostgresConversationStore
+    from citebot.index.database import MIGRATIONS, schema_version, upgrade
+
+    first, second = PostgresConversationStore(postgres_dsn), PostgresConversationStore(postgres_dsn)
+    assert first.member_hash(555) == second.member_hash(555)  # two processes, one member
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        assert upgrade(conn) == []  # nothing left to apply
+        assert schema_version(conn) == MIGRATIONS[-1].version
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
+    first.close()
+    second.close()

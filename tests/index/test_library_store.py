@@ -1,11 +1,11 @@
 """The library store's contract, run against each implementation.
 
-A new implementation (another module) joins `IMPLEMENTATIONS` and must pass the same tests.
+A new implementation (another module) joins `IMPLEMENTATIONS` (and the `store` fixture) and must
+pass the same tests. The PostgreSQL one runs against the test database (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,16 +17,22 @@ from citebot.index.library_store import DEFAULT_KEY, LibraryStore, library_key, 
 
 from ..fakes import HashingEmbedder
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], LibraryStore]] = {"files": FileLibraryStore}
+IMPLEMENTATIONS = ("files", "postgres")
 MODEL = "test/hashing-embedder"
 HARBOUR = b"Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n"
 BAKERY = b"Bakery Opens\n\nA new bakery on Main Street sells rye bread every morning.\n"
 SERVER = library_key(42)
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+@pytest.fixture(params=IMPLEMENTATIONS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> LibraryStore:
-    return IMPLEMENTATIONS[request.param](tmp_path / "store")
+    if request.param == "postgres":
+        from citebot.index.postgres_store import PostgresLibraryStore
+
+        shared = PostgresLibraryStore(request.getfixturevalue("postgres_dsn"), tmp_path / "mirror")
+        shared.upgrade()
+        return shared
+    return FileLibraryStore(tmp_path / "store")
 
 
 def publish(store: LibraryStore, key: str, *documents: tuple[str, bytes], on_step=None) -> list[SourceFile]:
@@ -128,3 +134,27 @@ def test_a_library_held_by_a_change_is_not_deleted_under_it(store: LibraryStore)
     with store.locked(SERVER, "a change"), pytest.raises(BuildInProgress):
         store.delete(SERVER)
     assert store.exists(SERVER)
+
+
+def test_two_machines_sharing_postgres_see_one_library(postgres_dsn: str, tmp_path: Path) -> None:
+    """Two engines with their own disks (mirrors) and one database: a change made by one is what
+    the other answers from, and one holds a library's lock against the other."""
+    from citebot.index.engine import Engine
+    from citebot.index.library import NewDocument
+    from citebot.index.postgres_store import PostgresLibraryStore
+
+    from ..conftest import engine_config
+
+    stores = [PostgresLibraryStore(postgres_dsn, tmp_path / f"machine-{n}") for n in (1, 2)]
+    stores[0].upgrade()
+    first, second = (Engine(engine_config(tmp_path / "unused"), HashingEmbedder(), store=s) for s in stores)
+    first.library(42).add([NewDocument("harbour.txt", HARBOUR)], added_by="ann")
+    assert "disused docks" in second.answering(42).answer("what did the council lease?").answer
+    assert second.server_libraries() == [42]
+    second.library(42).add([NewDocument("bakery.txt", BAKERY)])
+    assert stores[0].read(SERVER).manifest.counts["documents"] == 2  # machine 1 reads the new version
+    with stores[0].locked(SERVER, "a build on machine 1"):
+        with pytest.raises(BuildInProgress, match="a build on machine 1"):
+            second.library(42).add([NewDocument("library.txt", b"Library Hours\n\nIt opens at nine.\n")])
+        assert "a build on machine 1" in (stores[1].holder(SERVER) or "")
+    assert first.library(42).delete() and not stores[1].exists(SERVER) and stores[1].library_keys() == []

@@ -1,0 +1,166 @@
+"""The conversation store in PostgreSQL, shared by every process of a fleet (see index/database.py).
+
+The same data as the SQLite store, with the same contract (tests/bot/test_conversation_store.py):
+exchanges, votes and per-server settings; members only as a salted hash, the salt kept in the
+database so every process hashes a member the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from citebot.index.answer import Answer, Exchange
+from citebot.index.database import upgrade
+
+from .conversation_store import DAY, Asked, ServerConfig, hashed_member, outcome_of
+
+
+class PostgresConversationStore:
+    """One connection (autocommit), used from one thread (see ConversationService)."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        db: Any = psycopg.connect(dsn, autocommit=True)  # rows as tuples
+        upgrade(db)
+        db.execute("INSERT INTO meta VALUES ('salt', %s) ON CONFLICT (key) DO NOTHING", (secrets.token_hex(32),))
+        (salt,) = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+        self._db = db
+        self._salt = bytes.fromhex(salt)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def member_hash(self, member_id: int) -> str:
+        return hashed_member(self._salt, member_id)
+
+    # ---- exchanges -----------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        message_id: int,
+        server_id: int | None,
+        channel_id: int,
+        member_id: int,
+        answer: Answer,
+        now: float | None = None,
+    ) -> None:
+        exchange = answer.exchange()
+        self._db.execute(
+            """
+            INSERT INTO exchanges VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (message_id) DO UPDATE SET server_id = EXCLUDED.server_id,
+                channel_id = EXCLUDED.channel_id, member = EXCLUDED.member, question = EXCLUDED.question,
+                outcome = EXCLUDED.outcome, paragraphs = EXCLUDED.paragraphs, asked_at = EXCLUDED.asked_at
+            """,
+            (
+                message_id,
+                server_id,
+                channel_id,
+                self.member_hash(member_id),
+                answer.question,
+                outcome_of(answer),
+                json.dumps([list(p) for p in exchange.paragraphs]),
+                time.time() if now is None else now,
+            ),
+        )
+
+    def exchange(self, message_id: int) -> Exchange | None:
+        row = self._db.execute(
+            "SELECT question, paragraphs FROM exchanges WHERE message_id = %s", (message_id,)
+        ).fetchone()
+        return _exchange(row)
+
+    def in_thread(self, thread_id: int) -> Exchange | None:
+        row = self._db.execute(
+            "SELECT question, paragraphs FROM exchanges WHERE channel_id = %s "
+            "ORDER BY asked_at DESC, message_id DESC LIMIT 1",
+            (thread_id,),
+        ).fetchone()
+        return _exchange(row) or self.exchange(thread_id)
+
+    # ---- votes ---------------------------------------------------------------------------
+    def vote(
+        self, *, message_id: int, server_id: int | None, member_id: int, vote: int, now: float | None = None
+    ) -> bool:
+        member, value = self.member_hash(member_id), 1 if vote > 0 else -1
+        with self._db.transaction():
+            earlier = self._db.execute(
+                "SELECT vote FROM votes WHERE message_id = %s AND member = %s FOR UPDATE", (message_id, member)
+            ).fetchone()
+            self._db.execute(
+                """
+                INSERT INTO votes VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (message_id, member) DO UPDATE SET vote = EXCLUDED.vote, voted_at = EXCLUDED.voted_at
+                """,
+                (message_id, member, server_id, value, time.time() if now is None else now),
+            )
+        return earlier is not None and earlier[0] != value
+
+    # ---- insights and retention ----------------------------------------------------------
+    def asked_since(self, server_id: int, since: float) -> list[Asked]:
+        rows = self._db.execute(
+            """
+            SELECT e.question, e.outcome, e.message_id,
+                   COUNT(*) FILTER (WHERE v.vote < 0), COUNT(*) FILTER (WHERE v.vote > 0)
+            FROM exchanges e LEFT JOIN votes v ON v.message_id = e.message_id
+            WHERE e.server_id = %s AND e.asked_at >= %s
+            GROUP BY e.message_id ORDER BY e.asked_at, e.message_id
+            """,
+            (server_id, since),
+        ).fetchall()
+        return [Asked(q, o, int(m), int(down), int(up)) for q, o, m, down, up in rows]
+
+    def forget_server(self, server_id: int, *, settings_too: bool = False) -> int:
+        with self._db.transaction():
+            deleted = self._db.execute("DELETE FROM exchanges WHERE server_id = %s", (server_id,)).rowcount
+            deleted += self._db.execute("DELETE FROM votes WHERE server_id = %s", (server_id,)).rowcount
+            if settings_too:
+                deleted += self._db.execute("DELETE FROM servers WHERE server_id = %s", (server_id,)).rowcount
+        return int(deleted)
+
+    def purge_older_than(self, days: float, *, now: float | None = None) -> int:
+        cutoff = (time.time() if now is None else now) - days * DAY
+        with self._db.transaction():
+            deleted = self._db.execute("DELETE FROM exchanges WHERE asked_at < %s", (cutoff,)).rowcount
+            deleted += self._db.execute("DELETE FROM votes WHERE voted_at < %s", (cutoff,)).rowcount
+        return int(deleted)
+
+    # ---- per-server settings ---------------------------------------------------------------
+    def config(self, server_id: int) -> ServerConfig:
+        row = self._db.execute("SELECT ask_channel, forums FROM servers WHERE server_id = %s", (server_id,)).fetchone()
+        if row is None:
+            return ServerConfig()
+        return ServerConfig(row[0], frozenset(int(f) for f in row[1]))
+
+    def set_ask_channel(self, server_id: int, channel_id: int | None) -> None:
+        self._db.execute(
+            "INSERT INTO servers (server_id, ask_channel) VALUES (%s, %s) "
+            "ON CONFLICT (server_id) DO UPDATE SET ask_channel = EXCLUDED.ask_channel",
+            (server_id, channel_id),
+        )
+
+    def set_forum(self, server_id: int, forum_id: int, enabled: bool) -> None:
+        with self._db.transaction():
+            self._db.execute("INSERT INTO servers (server_id) VALUES (%s) ON CONFLICT DO NOTHING", (server_id,))
+            (forums,) = self._db.execute(
+                "SELECT forums FROM servers WHERE server_id = %s FOR UPDATE", (server_id,)
+            ).fetchone()
+            kept = set(int(f) for f in forums)
+            if enabled:
+                kept.add(forum_id)
+            else:
+                kept.discard(forum_id)
+            self._db.execute(
+                "UPDATE servers SET forums = %s WHERE server_id = %s", (json.dumps(sorted(kept)), server_id)
+            )
+
+
+def _exchange(row: Any) -> Exchange | None:
+    if row is None:
+        return None
+    question, paragraphs = row
+    return Exchange(question, tuple((str(key), int(index)) for key, index in paragraphs))

@@ -1,0 +1,232 @@
+"""The library store in PostgreSQL, shared by every process of a fleet (schema: index/database.py).
+
+The database is the truth: each library's published versions (manifest, units and FAISS index as
+bytes), the sources they were built from, and who holds each library's lock. Publishing a version
+is one transaction that inserts it and names it current. Each process keeps a local mirror of the
+libraries it uses, laid out as the file store lays out a library, so loading, verifying and
+building work on files exactly as in the embedded mode; the mirror is refreshed whenever the
+database names another version current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .database import upgrade
+from .errors import BuildInProgress, CitebotError, IndexMissing
+from .file_store import EMBEDDINGS, FileLibraryStore
+from .library_store import DEFAULT_KEY, server_of
+from .store import (
+    CURRENT,
+    MANIFEST,
+    SOURCES,
+    UNITS,
+    VECTORS,
+    IndexManifest,
+    NewVersion,
+    StoredIndex,
+    WriteStep,
+    current_build,
+    keep_upload,
+    load_index,
+    read_manifest,
+    remove_unfinished_builds,
+    remove_unused_sources,
+    sha256_bytes,
+    write_file_atomically,
+    write_index,
+)
+
+VERSION = "VERSION"  # in a mirror: the database version its CURRENT build is
+
+
+@dataclass(frozen=True)
+class PostgresLibraryStore:
+    """Libraries in PostgreSQL at `dsn`, mirrored under `mirror_dir`; plain data, so a build process
+    can be handed one and open its own connections."""
+
+    dsn: str
+    mirror_dir: Path
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        conn = psycopg.connect(self.dsn, autocommit=True)
+        return conn
+
+    def upgrade(self) -> list[int]:
+        """Bring the database's schema up to date (also done by `citebot db upgrade`)."""
+        with self._connect() as conn:
+            return upgrade(conn)
+
+    def _mirror(self, key: str) -> Path:
+        return FileLibraryStore(self.mirror_dir).directory(key)
+
+    def exists(self, key: str) -> bool:
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM libraries WHERE library = %s", (key,)).fetchone() is not None
+
+    def read(self, key: str, *, model: str | None = None) -> StoredIndex:
+        return load_index(self._synced(key), expected_model=model)
+
+    def manifest(self, key: str) -> IndexManifest:
+        return read_manifest(self._synced(key))
+
+    def _synced(self, key: str) -> Path:
+        """The mirror of the library's current version, downloaded when it is not the current one."""
+        mirror = self._mirror(key)
+        with self._connect() as conn:
+            row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
+            if row is None:
+                raise IndexMissing(f"No index has been built for library {key} yet.")
+            current = int(row[0])
+            if _mirrored_version(mirror) == current:
+                return mirror
+            manifest_json, units, vectors = conn.execute(
+                "SELECT manifest, units, vectors FROM library_versions WHERE library = %s AND version = %s",
+                (key, current),
+            ).fetchone()
+            manifest = IndexManifest.from_json(manifest_json)
+            sources = [self._materialised(conn, key, mirror, record) for record in manifest.sources]
+        build = mirror / "builds" / f"v{current}"
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        write_file_atomically(build / UNITS, bytes(units))
+        write_file_atomically(build / VECTORS, bytes(vectors))
+        here = dataclasses.replace(manifest, sources=tuple(sources))
+        write_file_atomically(build / MANIFEST, json.dumps(here.to_json(), indent=2).encode("utf-8"))
+        write_file_atomically(mirror / CURRENT, build.name.encode("ascii"))
+        write_file_atomically(mirror / VERSION, str(current).encode("ascii"))
+        return mirror
+
+    def _materialised(self, conn: Any, key: str, mirror: Path, record: Any) -> Any:
+        """A source record pointing at a local copy of its bytes (configured sources stay where they are)."""
+        if record.origin != "upload":
+            return record
+        row = conn.execute(
+            "SELECT name, data FROM library_sources WHERE library = %s AND sha256 = %s", (key, record.sha256)
+        ).fetchone()
+        if row is None:
+            raise IndexMissing(f"The source {record.name} of library {key} is missing from the database.")
+        path = keep_upload(mirror, row[0], bytes(row[1]))
+        return dataclasses.replace(record, path=str(path.resolve()))
+
+    def publish(self, key: str, version: NewVersion, on_step: WriteStep | None = None) -> StoredIndex:
+        mirror = self._mirror(key)
+        stored = write_index(mirror, version, on_step=on_step)  # written and verified locally first
+        build = current_build(mirror)
+        with self._connect() as conn, conn.transaction():
+            (number,) = conn.execute(
+                "INSERT INTO library_versions (library, manifest, units, vectors, published_at) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING version",
+                (
+                    key,
+                    json.dumps(stored.manifest.to_json()),
+                    (build / UNITS).read_bytes(),
+                    (build / VECTORS).read_bytes(),
+                    time.time(),
+                ),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO libraries (library, current) VALUES (%s, %s) "
+                "ON CONFLICT (library) DO UPDATE SET current = EXCLUDED.current",
+                (key, number),
+            )
+            conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
+        write_file_atomically(mirror / VERSION, str(number).encode("ascii"))
+        return stored
+
+    def keep_source(self, key: str, name: str, data: bytes) -> Path:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO library_sources VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (key, sha256_bytes(data), Path(name).name, data, time.time()),
+            )
+        return keep_upload(self._mirror(key), name, data)
+
+    def drop_unused(self, key: str) -> None:
+        mirror = self._mirror(key)
+        try:
+            sources = self.manifest(key).sources
+        except CitebotError:
+            sources = ()
+        with self._connect() as conn:
+            conn.execute(
+                "DELETE FROM library_sources WHERE library = %s AND NOT (sha256 = ANY(%s))",
+                (key, [s.sha256 for s in sources]),
+            )
+        remove_unused_sources(mirror, {s.path for s in sources})
+        remove_unfinished_builds(mirror)
+        if not sources:
+            for entry in (mirror / SOURCES, mirror / EMBEDDINGS, mirror / "builds"):
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def library_keys(self) -> list[str]:
+        with self._connect() as conn:
+            keys = [str(row[0]) for row in conn.execute("SELECT library FROM libraries").fetchall()]
+        return sorted(keys, key=lambda k: (k != DEFAULT_KEY, server_of(k) or 0))
+
+    @contextlib.contextmanager
+    def locked(self, key: str, holder: str) -> Iterator[None]:
+        conn = self._connect()
+        try:
+            (got,) = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_lock_name(key),)).fetchone()
+            if not got:
+                row = conn.execute("SELECT holder FROM library_locks WHERE library = %s", (key,)).fetchone()
+                who = row[0] if row else "another process"
+                raise BuildInProgress(f"Another change to this library is running ({who}); try again when it finishes.")
+            conn.execute(
+                "INSERT INTO library_locks VALUES (%s, %s, %s) "
+                "ON CONFLICT (library) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since",
+                (key, f"{holder}, process {os.getpid()} on {socket.gethostname()}", time.time()),
+            )
+            try:
+                yield
+            finally:
+                conn.execute("DELETE FROM library_locks WHERE library = %s", (key,))
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_name(key),))
+        finally:
+            conn.close()
+
+    def holder(self, key: str) -> str | None:
+        with self._connect() as conn:
+            (free,) = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_lock_name(key),)).fetchone()
+            if free:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_name(key),))
+                return None
+            row = conn.execute("SELECT holder FROM library_locks WHERE library = %s", (key,)).fetchone()
+            return str(row[0]) if row else "another process"
+
+    def delete(self, key: str) -> bool:
+        if key == DEFAULT_KEY:
+            raise CitebotError("The default library cannot be deleted.")
+        with self.locked(key, "deleting the library"), self._connect() as conn, conn.transaction():
+            existed = conn.execute("DELETE FROM libraries WHERE library = %s", (key,)).rowcount > 0
+            conn.execute("DELETE FROM library_versions WHERE library = %s", (key,))
+            conn.execute("DELETE FROM library_sources WHERE library = %s", (key,))
+        shutil.rmtree(self._mirror(key), ignore_errors=True)
+        return existed
+
+    def scratch(self, key: str) -> Path:
+        return self._mirror(key) / EMBEDDINGS
+
+
+def _lock_name(key: str) -> str:
+    return f"citebot library {key}"
+
+
+def _mirrored_version(mirror: Path) -> int | None:
+    try:
+        return int((mirror / VERSION).read_text("ascii").strip())
+    except (OSError, ValueError):
+        return None
