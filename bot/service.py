@@ -92,6 +92,7 @@ class AnswerService:
 
     def _warm_up(self) -> None:
         self.engine.default.loaded()
+        self.engine.watch_libraries()  # a shared store: other processes' changes reach this one
         self.engine.query_embedder.encode(["warm up"])
         if self.engine.build_runner is None:
             # Builds run here: load their model now, so one that cannot load is reported at start,

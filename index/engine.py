@@ -7,8 +7,10 @@ is just an optional id.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -16,7 +18,7 @@ from typing import Protocol
 from .answer import AnswerPolicy
 from .build import BuildOptions, BuildProgress, BuildReport, IndexBuilder, SourceFile
 from .embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, canonical_model_id
-from .errors import BuildCancelled, BuildTimedOut
+from .errors import BuildCancelled, BuildTimedOut, CitebotError
 from .fetch import FetchPolicy, fetch, is_url
 from .file_store import FileLibraryStore
 from .library import Library
@@ -24,6 +26,8 @@ from .library_store import DEFAULT_KEY, LibraryStore, library_key, server_of
 from .loaded import LoadedLibraries
 from .query_encoder import QueryEncoder
 from .store import StoredIndex, WriteStep
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Engine:
         self.store: LibraryStore = store or FileLibraryStore(config.index_dir)
         self.build_runner = build_runner
         self._stopping = threading.Event()
+        self._stop_watching: Callable[[], None] | None = None
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self.libraries = LoadedLibraries(config.max_loaded_libraries)
         self.queries = QueryEncoder(
@@ -108,6 +113,18 @@ class Engine:
     @property
     def default(self) -> Library:
         return Library(DEFAULT_KEY, self)
+
+    def watch_libraries(self) -> None:
+        """Follow other processes' changes to the libraries held here (a shared store)."""
+        if self._stop_watching is None:
+            self._stop_watching = self.store.watch(self._library_changed)
+
+    def _library_changed(self, key: str | None) -> None:
+        for changed in self.libraries.loaded_keys() if key is None else [key]:
+            try:
+                Library(changed, self).refresh()
+            except CitebotError:
+                log.warning("Could not reload library %s after another process changed it.", changed, exc_info=True)
 
     def server_libraries(self) -> list[int]:
         """The ids of servers that have a library."""
@@ -161,7 +178,9 @@ class Engine:
             self.build_runner.close()
 
     def close(self) -> None:
-        """Stop what runs builds elsewhere; a build in progress there changes nothing."""
+        """Stop watching and what runs builds elsewhere; a build in progress there changes nothing."""
+        if self._stop_watching is not None:
+            self._stop_watching()
         self.stop_builds()
 
 

@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +142,16 @@ class FileLibraryStore:
             directory.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
         return True
+
+    def version(self, key: str) -> str | None:
+        try:
+            return (self.directory(key) / CURRENT).read_text("ascii").strip() or None
+        except OSError:
+            return None
+
+    def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
+        """Nothing to watch: one process serves a folder, and its own changes reach it directly."""
+        return lambda: None
 
     def scratch(self, key: str) -> Path:
         return self.directory(key) / EMBEDDINGS

@@ -109,6 +109,7 @@ class Library:
             live = libraries.get(self.key)
             if live is not None:
                 return live
+            version = self._store.version(self.key)
             try:
                 stored = self._read_checked()
             except (IndexMissing, IndexMismatch, IndexCorrupt) as problem:
@@ -117,7 +118,8 @@ class Library:
                 else:
                     log.warning("Index unusable (%s); rebuilding from its sources (%s).", problem, self.key)
                 stored = self._heal(problem, progress)
-            live = LiveLibrary(self.key, stored, Retriever(stored))
+                version = self._store.version(self.key)
+            live = LiveLibrary(self.key, stored, Retriever(stored), version)
             libraries.put(live)
             return live
 
@@ -330,9 +332,24 @@ class Library:
             self._discard_unpublished()
             raise
         retriever = Retriever(report.stored, previous=previous.retriever if previous else None)
+        live = LiveLibrary(self.key, report.stored, retriever, self._store.version(self.key))
         with self._engine.libraries.lock_for(self.key):  # readers see the old or the new library
-            self._engine.libraries.put(LiveLibrary(self.key, report.stored, retriever))
+            self._engine.libraries.put(live)
         return report
+
+    def refresh(self) -> None:
+        """Reload the library when another process published a newer version of it (a shared
+        store), or forget it when another process deleted it; nothing when it is not in memory."""
+        live = self._engine.libraries.get(self.key)
+        if live is None:
+            return
+        version = self._store.version(self.key)
+        if version == live.version:
+            return
+        with self._engine.libraries.lock_for(self.key):
+            self._engine.libraries.drop(self.key)
+        if version is not None:
+            self.loaded()
 
     def _discard_unpublished(self) -> None:
         """Remove what a failed change kept or wrote (sources, a half-written build, cache entries)."""

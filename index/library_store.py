@@ -8,6 +8,7 @@ one disk with a `CURRENT` file swapped atomically.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -69,6 +70,16 @@ class LibraryStore(Protocol):
 
     def delete(self, key: str) -> bool:
         """Delete a library and everything it keeps; False if there was none."""
+        ...
+
+    def version(self, key: str) -> str | None:
+        """An id of the library's current version, new with every publish (None when it has none)."""
+        ...
+
+    def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call `changed(key)` soon after another process publishes or deletes a library, and
+        `changed(None)` when changes may have been missed (check every library); returns the
+        function that stops watching."""
         ...
 
     def scratch(self, key: str) -> Path:

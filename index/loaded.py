@@ -18,6 +18,7 @@ class LiveLibrary:
     key: str
     stored: StoredIndex
     retriever: Retriever
+    version: str | None = None  # the store's version id it was loaded as (see LibraryStore.version)
 
 
 class LoadedLibraries:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,9 @@ from .store import (
 )
 
 VERSION = "VERSION"  # in a mirror: the database version its CURRENT build is
+CHANNEL = "citebot_libraries"  # NOTIFY channel: the key of each library published or deleted
+RECHECK_SECONDS = 30.0  # every library held is checked this often, notifications or not
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class PostgresLibraryStore:
                 (key, number),
             )
             conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))  # sent when this commits
         write_file_atomically(mirror / VERSION, str(number).encode("ascii"))
         return stored
 
@@ -214,8 +220,50 @@ class PostgresLibraryStore:
             existed = conn.execute("DELETE FROM libraries WHERE library = %s", (key,)).rowcount > 0
             conn.execute("DELETE FROM library_versions WHERE library = %s", (key,))
             conn.execute("DELETE FROM library_sources WHERE library = %s", (key,))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
         shutil.rmtree(self._mirror(key), ignore_errors=True)
         return existed
+
+    def version(self, key: str) -> str | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
+        """Listen for published and deleted libraries on a connection of its own, in a thread.
+
+        After every (re)connection, and every RECHECK_SECONDS, `changed(None)` asks for every
+        library to be checked, so a notification lost with a dropped connection costs a reload at
+        most, never answers from an old version for long."""
+        stop = threading.Event()
+
+        def listen() -> None:
+            delay = 0.5
+            while not stop.is_set():
+                try:
+                    with self._connect() as conn:
+                        conn.execute(f"LISTEN {CHANNEL}")
+                        changed(None)
+                        delay, checked = 0.5, time.monotonic()
+                        while not stop.is_set():
+                            for note in conn.notifies(timeout=0.5):
+                                changed(note.payload)
+                            if time.monotonic() - checked > RECHECK_SECONDS:
+                                changed(None)
+                                checked = time.monotonic()
+                except Exception:
+                    log.warning("Lost the library notifications; reconnecting in %g s.", delay, exc_info=True)
+                    stop.wait(delay)
+                    delay = min(delay * 2, 30.0)
+
+        thread = threading.Thread(target=listen, name="citebot-library-watch", daemon=True)
+        thread.start()
+
+        def stop_watching() -> None:
+            stop.set()
+            thread.join(5)
+
+        return stop_watching
 
     def scratch(self, key: str) -> Path:
         return self._mirror(key) / EMBEDDINGS

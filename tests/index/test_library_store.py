@@ -158,3 +158,43 @@ def test_two_machines_sharing_postgres_see_one_library(postgres_dsn: str, tmp_pa
             second.library(42).add([NewDocument("library.txt", b"Library Hours\n\nIt opens at nine.\n")])
         assert "a build on machine 1" in (stores[1].holder(SERVER) or "")
     assert first.library(42).delete() and not stores[1].exists(SERVER) and stores[1].library_keys() == []
+
+
+def test_a_library_changed_elsewhere_is_reloaded_by_every_process_holding_it(postgres_dsn: str, tmp_path: Path) -> None:
+    """Publishing announces the library (LISTEN/NOTIFY); a process holding it reloads it on its own,
+    before anyone asks, and forgets it when it is deleted."""
+    import time
+
+    from citebot.index.engine import Engine
+    from citebot.index.library import NewDocument
+    from citebot.index.postgres_store import PostgresLibraryStore
+
+    from ..conftest import engine_config
+
+    stores = [PostgresLibraryStore(postgres_dsn, tmp_path / f"machine-{n}") for n in (1, 2)]
+    stores[0].upgrade()
+    first, second = (Engine(engine_config(tmp_path / "unused"), HashingEmbedder(), store=s) for s in stores)
+    first.library(42).add([NewDocument("harbour.txt", HARBOUR)])
+    second.answering(42).loaded()  # held in memory by the second process
+    second.watch_libraries()
+    try:
+
+        def held_documents() -> int | None:
+            live = second.libraries.get(SERVER)
+            return None if live is None else live.stored.manifest.counts["documents"]
+
+        def wait_for(expected: int | None) -> None:
+            deadline = time.monotonic() + 10
+            while held_documents() != expected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert held_documents() == expected
+
+        first.library(42).add([NewDocument("bakery.txt", BAKERY)])
+        wait_for(2)  # reloaded, nobody asked
+        assert "rye bread" in second.answering(42).answer("what does the new bakery sell?").answer
+        first.library(42).delete()
+        wait_for(None)
+        assert second.answering(42).is_default
+    finally:
+        second.close()
+        first.close()
