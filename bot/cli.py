@@ -437,6 +437,47 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
+def cmd_db_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Copy an embedded deployment (its INDEX_DIR) into DATABASE_URL; the folder stays as it was."""
+    if not settings.database_url:
+        print("citebot: set DATABASE_URL to the database to import into.", file=sys.stderr)
+        return 2
+    from citebot.index.file_store import FileLibraryStore
+    from citebot.index.postgres_store import PostgresLibraryStore
+    from citebot.index.store import UNITS
+
+    from .postgres_conversations import PostgresConversationStore
+    from .sqlite_conversations import FILE_NAME
+
+    folder = Path(args.index_dir).expanduser()
+    embedded = FileLibraryStore(folder)
+    shared = settings.library_store()
+    assert isinstance(shared, PostgresLibraryStore)
+    keys = embedded.library_keys()
+    if not keys and not (folder / FILE_NAME).is_file():
+        print(f"citebot: {folder} holds no library and no conversations to import.", file=sys.stderr)
+        return 2
+    for key in keys:
+        imported = shared.import_library(embedded, key)
+        back = shared.read(key)  # read back, every file checked against its manifest
+        same = back.manifest.files[UNITS]["sha256"] == imported.units_sha256
+        if not same or len(back.documents) != len(embedded.manifest(key).sources):
+            print(f"citebot: {key} did not read back as it was imported.", file=sys.stderr)
+            return 1
+        verb = "copied" if imported.copied else "already there"
+        out.write(f"{key}: {imported.documents} documents, units sha256 {imported.units_sha256[:12]}…, {verb}\n")
+    if (folder / FILE_NAME).is_file():
+        conversations = PostgresConversationStore(settings.database_url)
+        try:
+            counts = conversations.import_sqlite(folder / FILE_NAME)
+        finally:
+            conversations.close()
+        for table, (in_file, in_database) in counts.items():
+            out.write(f"{table}: {in_file} in {FILE_NAME}, {in_database} in the database\n")
+    out.write(f"Imported {len(keys)} libraries from {folder}; it was not changed.\n")
+    return 0
+
+
 def cmd_insights(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     import time
 
@@ -506,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the shared PostgreSQL database of DATABASE_URL")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the schema migrations it lacks").set_defaults(handler=cmd_db_upgrade)
+    imports = db_sub.add_parser("import", help="copy an embedded INDEX_DIR (libraries, questions) into it")
+    imports.add_argument("index_dir", metavar="INDEX_DIR")
+    imports.set_defaults(handler=cmd_db_import)
 
     index = sub.add_parser("index", help="build or inspect the index")
     index_sub = index.add_subparsers(dest="index_command", required=True)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import sqlite3
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from citebot.index.answer import Answer, Exchange
 from citebot.index.database import upgrade
+from citebot.index.errors import CitebotError
 
 from .conversation_store import DAY, Asked, ServerConfig, hashed_member, outcome_of
 
@@ -157,6 +162,60 @@ class PostgresConversationStore:
             self._db.execute(
                 "UPDATE servers SET forums = %s WHERE server_id = %s", (json.dumps(sorted(kept)), server_id)
             )
+
+    def import_sqlite(self, path: Path) -> dict[str, tuple[int, int]]:
+        """Copy the embedded mode's SQLite file (opened read-only, left as it was) into the database:
+        its salt, so members hash as before, then every exchange, vote and server setting; rows already
+        there are kept. Returns, per table, (rows in the file, rows in the database after)."""
+        # Read a copy (with its write-ahead log): even a read-only open would add files beside the original.
+        scratch = tempfile.TemporaryDirectory(prefix="citebot-import-")
+        copy = Path(scratch.name) / path.name
+        for suffix in ("", "-wal"):
+            if Path(f"{path}{suffix}").is_file():
+                shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+        source = sqlite3.connect(copy)
+        try:
+            (salt,) = source.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            tables = {
+                "exchanges": source.execute(
+                    "SELECT message_id, server_id, channel_id, member, question, outcome, paragraphs, asked_at "
+                    "FROM exchanges"
+                ).fetchall(),
+                "votes": source.execute("SELECT message_id, member, server_id, vote, voted_at FROM votes").fetchall(),
+                "servers": source.execute("SELECT server_id, ask_channel, forums FROM servers").fetchall(),
+            }
+        finally:
+            source.close()
+            scratch.cleanup()
+        db = self._db
+        with db.transaction():
+            (current,) = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            if current != salt:
+                (used,) = db.execute(
+                    "SELECT EXISTS (SELECT 1 FROM exchanges) OR EXISTS (SELECT 1 FROM votes)"
+                ).fetchone()
+                if used:
+                    raise CitebotError(
+                        "This database already holds questions hashed with another salt; import into an empty one."
+                    )
+                db.execute("UPDATE meta SET value = %s WHERE key = 'salt'", (salt,))
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO exchanges VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s) ON CONFLICT DO NOTHING",
+                    tables["exchanges"],
+                )
+                cursor.executemany(
+                    "INSERT INTO votes VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", tables["votes"]
+                )
+                cursor.executemany(
+                    "INSERT INTO servers VALUES (%s, %s, %s::jsonb) ON CONFLICT DO NOTHING", tables["servers"]
+                )
+        self._salt = bytes.fromhex(salt)
+        counts = {}
+        for table, rows in tables.items():
+            (after,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            counts[table] = (len(rows), int(after))
+        return counts
 
 
 def _exchange(row: Any) -> Exchange | None:

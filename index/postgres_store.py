@@ -268,6 +268,67 @@ class PostgresLibraryStore:
     def scratch(self, key: str) -> Path:
         return self._mirror(key) / EMBEDDINGS
 
+    def import_library(self, source: FileLibraryStore, key: str) -> Imported:
+        """Copy a library's current version and its documents from a folder (the embedded mode),
+        leaving the folder as it was. Importing the same version again changes nothing."""
+        folder = source.directory(key)
+        manifest = read_manifest(folder)
+        build = current_build(folder)
+        units, vectors = (build / UNITS).read_bytes(), (build / VECTORS).read_bytes()
+        for name, data in ((UNITS, units), (VECTORS, vectors)):
+            if sha256_bytes(data) != manifest.files[name]["sha256"]:
+                raise CitebotError(
+                    f"{folder}: {name} does not match its manifest; repair it (citebot index build) first."
+                )
+        documents = []
+        for record in manifest.sources:
+            if record.origin != "upload":
+                continue
+            kept = Path(record.path)
+            if not kept.is_file():  # the folder was moved: the copy is still under its sources/
+                kept = folder / SOURCES / Path(record.path).name
+            data = kept.read_bytes()
+            if sha256_bytes(data) != record.sha256:
+                raise CitebotError(f"{folder}: the kept copy of {record.name} does not match its manifest.")
+            documents.append((record, data))
+        with self.locked(key, "citebot db import"), self._connect() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT v.manifest FROM libraries l JOIN library_versions v "
+                "ON v.library = l.library AND v.version = l.current WHERE l.library = %s",
+                (key,),
+            ).fetchone()
+            if row is not None and IndexManifest.from_json(row[0]).files == manifest.files:
+                return Imported(key, len(manifest.sources), manifest.files[UNITS]["sha256"], copied=False)
+            for record, data in documents:
+                conn.execute(
+                    "INSERT INTO library_sources VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (key, record.sha256, Path(record.path).name, data, time.time()),
+                )
+            (number,) = conn.execute(
+                "INSERT INTO library_versions (library, manifest, units, vectors, published_at) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING version",
+                (key, json.dumps(manifest.to_json()), units, vectors, time.time()),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO libraries (library, current) VALUES (%s, %s) "
+                "ON CONFLICT (library) DO UPDATE SET current = EXCLUDED.current",
+                (key, number),
+            )
+            conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
+        return Imported(key, len(manifest.sources), manifest.files[UNITS]["sha256"], copied=True)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What importing one library did: its documents, the hash of its units, and whether it was copied
+    (False: that version was already there)."""
+
+    key: str
+    documents: int
+    units_sha256: str
+    copied: bool
+
 
 def _lock_name(key: str) -> str:
     return f"citebot library {key}"

@@ -276,3 +276,45 @@ def test_with_database_url_libraries_and_questions_live_in_postgres(
 def test_db_upgrade_without_database_url_says_so(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 2
     assert "DATABASE_URL is not set" in capsys.readouterr().err
+
+
+def test_an_embedded_deployment_moves_into_postgres_whole_and_again_changes_nothing(
+    cli_env: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from citebot.bot.postgres_conversations import PostgresConversationStore
+    from citebot.bot.sqlite_conversations import SqliteConversationStore
+    from citebot.index.answer import Answer, Citation
+
+    page = tmp_path / "harbour.txt"
+    page.write_text("Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n", "utf-8")
+    assert run_cli("docs", "add", "--server", "5", str(page))[0] == 0
+    sqlite = SqliteConversationStore(cli_env)
+    citation = Citation(1, 1, "body", "The council voted.", 1.0, "Harbour Vote", None, "abc", 1, 0)
+    sqlite.record(
+        message_id=77,
+        server_id=5,
+        channel_id=9,
+        member_id=555,
+        answer=Answer("why?", "", False, (citation,), None, 1.0),
+    )
+    sqlite.vote(message_id=77, server_id=5, member_id=555, vote=-1)
+    sqlite.set_ask_channel(5, 42)
+    member = sqlite.member_hash(555)
+    sqlite.close()
+    before = {p: p.read_bytes() for p in cli_env.rglob("*") if p.is_file()}
+
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "fleet-machine"))
+    code, text = run_cli("db", "import", str(cli_env))
+    assert code == 0 and "server-5: 1 documents" in text and "copied" in text
+    assert "exchanges: 1 in conversations.sqlite3, 1 in the database" in text
+    code, again = run_cli("db", "import", str(cli_env))
+    assert code == 0 and "already there" in again and "votes: 1 in conversations.sqlite3, 1 in the database" in again
+    assert {p: p.read_bytes() for p in cli_env.rglob("*") if p.is_file()} == before  # the folder is untouched
+
+    code, answer = run_cli("ask", "--server", "5", "what did the council lease?")
+    assert code == 0 and "disused docks" in answer
+    shared = PostgresConversationStore(postgres_dsn)
+    assert shared.exchange(77) is not None and shared.member_hash(555) == member  # the same salt
+    assert shared.config(5).ask_channel == 42 and shared.asked_since(5, 0)[0].downvotes == 1
+    shared.close()
