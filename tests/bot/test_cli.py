@@ -264,13 +264,17 @@ def test_with_database_url_libraries_and_questions_live_in_postgres(
     assert run_cli("db", "upgrade") == (0, "Schema at version 2 (nothing to apply).\n")
     page = tmp_path / "harbour.txt"
     page.write_text("Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n", "utf-8")
-    assert run_cli("docs", "add", "--server", "5", str(page))[0] == 0
-    code, text = run_cli("ask", "--server", "5", "what did the council lease?")
+    server = "1161234567890123456"  # a real snowflake: 64 bits
+    assert run_cli("docs", "add", "--server", server, str(page))[0] == 0
+    code, text = run_cli("ask", "--server", server, "what did the council lease?")
     assert code == 0 and "disused docks" in text
     assert not (cli_env / "servers").exists()  # INDEX_DIR holds only the local mirror
     monkeypatch.setenv("INDEX_DIR", str(tmp_path / "another-machine"))
-    code, text = run_cli("docs", "list", "--server", "5")
+    code, text = run_cli("docs", "list", "--server", server)
     assert code == 0 and "Harbour Vote" in text  # another process, another disk: the same library
+    # A fresh database answers from the default library at the first question, with no set-up step.
+    code, text = run_cli("ask", "why did relations rupture?")
+    assert code == 0 and "ruptured in 2018" in text
 
 
 def test_db_upgrade_without_database_url_says_so(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
