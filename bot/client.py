@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
+from aiohttp import web
 from discord import app_commands
 from discord.ext import commands
 
@@ -35,6 +37,7 @@ from .conversations import ConversationService
 from .cooldown import Cooldown
 from .errors import DiscordUnreachable
 from .messages import reply_for_error
+from .metrics import serve_health
 from .render import render_notice
 from .seen import SeenEvents
 from .service import AnswerService
@@ -96,6 +99,7 @@ class CitebotBot(commands.Bot):
         )
         self.conversations = ConversationService(settings.conversation_store, settings.keep_questions_days)
         self.downloads: aiohttp.ClientSession | None = None
+        self.health: web.AppRunner | None = None
         self.seen = SeenEvents()
         self._stopping = False
         self._skip_events_that_fail_to_parse()
@@ -132,7 +136,32 @@ class CitebotBot(commands.Bot):
             )
         )
         self.tree.error(self.on_app_command_error)
+        if self.settings.metrics_port is not None:
+            self.health = await serve_health(
+                self.settings.metrics_host,
+                self.settings.metrics_port,
+                self.service.metrics,
+                self.healthy,
+                self._measure_gateways,
+            )
         await self.sync_commands()
+
+    async def healthy(self) -> bool:
+        """Connected to Discord, not stopping, and the shared database (if any) answers."""
+        if self._stopping or self.is_closed() or not self.is_ready():
+            return False
+        if not self.settings.database_url:
+            return True
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(database_answers, self.settings.database_url), 3.0)
+        except TimeoutError:
+            return False
+
+    def _measure_gateways(self) -> None:
+        shards = getattr(self, "latencies", None) or [(self.shard_id or 0, self.latency)]
+        for shard, seconds in shards:
+            if math.isfinite(seconds):
+                self.service.metrics.gateway_latency.labels(str(shard)).set(seconds)
 
     async def on_message(self, message: discord.Message) -> None:
         """Mentions are handled by AskCog; there are no prefix commands to process."""
@@ -198,6 +227,8 @@ class CitebotBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        if self.health is not None:
+            await self.health.cleanup()
         if self.downloads is not None:
             await self.downloads.close()
         self.service.close()
@@ -301,6 +332,18 @@ def index_dir_problem(settings: Settings) -> str | None:
         log.debug("Index folder check failed", exc_info=exc)
         return f"the index folder {settings.index_dir} is not writable ({exc.strerror or exc}). Set INDEX_DIR."
     return None
+
+
+def database_answers(dsn: str) -> bool:
+    """Whether the shared database answers a trivial query now."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
 
 
 def make_engine(settings: Settings) -> Engine:

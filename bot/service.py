@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -20,11 +21,14 @@ from citebot.index.answer import Answer, Exchange
 from citebot.index.build import BuildProgress, BuildReport
 from citebot.index.documents import QuotedParagraph
 from citebot.index.engine import Engine
+from citebot.index.errors import CitebotError
 from citebot.index.library import Library, NewDocument
 from citebot.index.library_info import DocumentInfo, LibraryInfo
 
 from . import messages
+from .conversation_store import outcome_of
 from .errors import BuildBusy, ShuttingDown
+from .metrics import Metrics
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,8 +46,16 @@ def release_free_memory() -> None:
 class AnswerService:
     """Runs the engine off the event loop and keeps builds orderly."""
 
-    def __init__(self, engine: Engine, *, max_concurrent: int = 4, max_concurrent_builds: int = 1) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_concurrent: int = 4,
+        max_concurrent_builds: int = 1,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self._answer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-answer")
         self._build_pool = ThreadPoolExecutor(
             max_workers=max(1, max_concurrent_builds), thread_name_prefix="citebot-build"
@@ -56,6 +68,8 @@ class AnswerService:
         self._in_flight = 0
         self._all_done = asyncio.Event()
         self._all_done.set()
+        self.metrics.build_queue.set_function(lambda: len(self._waiting))
+        self.metrics.loaded_libraries.set_function(lambda: len(self.engine.libraries))
 
     @contextlib.asynccontextmanager
     async def work(self) -> AsyncIterator[None]:
@@ -111,15 +125,41 @@ class AnswerService:
         return self.engine.library(server_id)
 
     async def answer(
-        self, library: Library, question: str, *, document: str | None = None, context: Exchange | None = None
+        self,
+        library: Library,
+        question: str,
+        *,
+        document: str | None = None,
+        context: Exchange | None = None,
+        server: int | None = None,
     ) -> Answer:
-        """An answer, read with the exchange it follows up on when there is one."""
-        async with self._slots:
-            return await self._in(self._answer_pool, library.answer, question, document=document, context=context)
+        """An answer, read with the exchange it follows up on when there is one. `server`, where it
+        was asked (None: a DM), is for the question's log line."""
+        work = functools.partial(library.answer, question, document=document, context=context)
+        return await self._asked(library, work, server)
 
-    async def summarise(self, library: Library, *, document: str | None = None) -> Answer:
-        async with self._slots:
-            return await self._in(self._answer_pool, library.summarise, document=document)
+    async def summarise(self, library: Library, *, document: str | None = None, server: int | None = None) -> Answer:
+        return await self._asked(library, functools.partial(library.summarise, document=document), server)
+
+    async def _asked(self, library: Library, work: Callable[[], Answer], server: int | None) -> Answer:
+        """Answer in the answer thread; count the question by how it ended and log it (its library,
+        that library's version, the latency)."""
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            async with self._slots:
+                answer = await self._in(self._answer_pool, work)
+            outcome = outcome_of(answer)
+            return answer
+        finally:
+            live = self.engine.libraries.get(library.key)
+            self.metrics.asked(
+                outcome,
+                time.perf_counter() - started,
+                server=server,
+                library=library.key,
+                version=live.version if live is not None else None,
+            )
 
     async def paragraph(self, library: Library, document: str, paragraph_index: int) -> QuotedParagraph | None:
         return await self._in(self._answer_pool, library.paragraph, document, paragraph_index)
@@ -185,9 +225,17 @@ class AnswerService:
             loop.call_soon_threadsafe(progress, stage, done, total)
 
         async with self._exclusive(library, progress):
+            started, outcome = time.perf_counter(), "failed"
             try:
-                return await self._in(self._build_pool, work, from_thread)
+                result = await self._in(self._build_pool, work, from_thread)
+                outcome = "published"
+                return result
+            except CitebotError:
+                outcome = "refused"
+                raise
             finally:
+                self.metrics.builds.labels(outcome).inc()
+                self.metrics.build_seconds.observe(time.perf_counter() - started)
                 release_free_memory()
 
     @contextlib.asynccontextmanager

@@ -122,6 +122,14 @@ class Settings:
         "on SIGTERM or Ctrl-C, how long questions in flight get to be answered before the bot exits",
         section="Discord",
     )
+    metrics_port: int | None = setting(
+        None,
+        "serve `/healthz` (200 while connected and the database answers) and `/metrics` (Prometheus) on "
+        "this port; unset, neither is served",
+        section="Discord",
+        shown="—",
+    )
+    metrics_host: str = setting("127.0.0.1", "the address `/healthz` and `/metrics` listen on", section="Discord")
     database_url: str | None = setting(
         None,
         "a PostgreSQL connection string (`postgresql://user@host/db`): libraries, questions, votes and "

@@ -120,9 +120,10 @@ class Engine:
             self._stop_watching = self.store.watch(self._library_changed)
 
     def _library_changed(self, key: str | None) -> None:
-        for changed in self.libraries.loaded_keys() if key is None else [key]:
+        keys = self.libraries.loaded_keys() if key is None else [key]
+        for changed, version in self.store.versions(keys).items():
             try:
-                Library(changed, self).refresh()
+                Library(changed, self).refresh(version)
             except CitebotError:
                 log.warning("Could not reload library %s after another process changed it.", changed, exc_info=True)
 

@@ -149,6 +149,9 @@ class FileLibraryStore:
         except OSError:
             return None
 
+    def versions(self, keys: list[str]) -> dict[str, str | None]:
+        return {key: self.version(key) for key in keys}
+
     def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
         """Nothing to watch: one process serves a folder, and its own changes reach it directly."""
         return lambda: None

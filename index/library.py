@@ -337,14 +337,11 @@ class Library:
             self._engine.libraries.put(live)
         return report
 
-    def refresh(self) -> None:
-        """Reload the library when another process published a newer version of it (a shared
-        store), or forget it when another process deleted it; nothing when it is not in memory."""
+    def refresh(self, version: str | None) -> None:
+        """Reload the library when the store's current `version` is not the one in memory (another
+        process published one), or forget it when it has none (deleted); nothing when not loaded."""
         live = self._engine.libraries.get(self.key)
-        if live is None:
-            return
-        version = self._store.version(self.key)
-        if version == live.version:
+        if live is None or version == live.version:
             return
         with self._engine.libraries.lock_for(self.key):
             self._engine.libraries.drop(self.key)

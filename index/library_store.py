@@ -76,6 +76,10 @@ class LibraryStore(Protocol):
         """An id of the library's current version, new with every publish (None when it has none)."""
         ...
 
+    def versions(self, keys: list[str]) -> dict[str, str | None]:
+        """`version` of each of these libraries, in one look."""
+        ...
+
     def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
         """Call `changed(key)` soon after another process publishes or deletes a library, and
         `changed(None)` when changes may have been missed (check every library); returns the

@@ -51,7 +51,7 @@ from .store import (
 
 VERSION = "VERSION"  # in a mirror: the database version its CURRENT build is
 CHANNEL = "citebot_libraries"  # NOTIFY channel: the key of each library published or deleted
-RECHECK_SECONDS = 30.0  # every library held is checked this often, notifications or not
+RECHECK_SECONDS = 5.0  # every library held is checked this often, notifications or not
 log = logging.getLogger(__name__)
 
 
@@ -186,7 +186,9 @@ class PostgresLibraryStore:
     def locked(self, key: str, holder: str) -> Iterator[None]:
         conn = self._connect()
         try:
-            (got,) = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_lock_name(key),)).fetchone()
+            (got,) = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))", (_lock_name(key),)
+            ).fetchone()
             if not got:
                 row = conn.execute("SELECT holder FROM library_locks WHERE library = %s", (key,)).fetchone()
                 who = row[0] if row else "another process"
@@ -200,15 +202,17 @@ class PostgresLibraryStore:
                 yield
             finally:
                 conn.execute("DELETE FROM library_locks WHERE library = %s", (key,))
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_name(key),))
+                conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || %s))", (_lock_name(key),))
         finally:
             conn.close()
 
     def holder(self, key: str) -> str | None:
         with self._connect() as conn:
-            (free,) = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_lock_name(key),)).fetchone()
+            (free,) = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))", (_lock_name(key),)
+            ).fetchone()
             if free:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_name(key),))
+                conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || %s))", (_lock_name(key),))
                 return None
             row = conn.execute("SELECT holder FROM library_locks WHERE library = %s", (key,)).fetchone()
             return str(row[0]) if row else "another process"
@@ -228,6 +232,12 @@ class PostgresLibraryStore:
         with self._connect() as conn:
             row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def versions(self, keys: list[str]) -> dict[str, str | None]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT library, current FROM libraries WHERE library = ANY(%s)", (keys,)).fetchall()
+        found = {str(key): str(current) for key, current in rows}
+        return {key: found.get(key) for key in keys}
 
     def watch(self, changed: Callable[[str | None], None]) -> Callable[[], None]:
         """Listen for published and deleted libraries on a connection of its own, in a thread.
@@ -331,7 +341,8 @@ class Imported:
 
 
 def _lock_name(key: str) -> str:
-    return f"citebot library {key}"
+    """The advisory lock's name (PostgreSQL prefixes the schema: advisory locks span a database)."""
+    return f" citebot library {key}"
 
 
 def _mirrored_version(mirror: Path) -> int | None:

@@ -78,7 +78,7 @@ class AskCog(commands.Cog):
 
         async def get() -> Answer:
             library = await self.service.answering(server_id)
-            return await self.service.answer(library, question, document=document or None)
+            return await self.service.answer(library, question, document=document or None, server=server_id)
 
         await self._answer_interaction(
             interaction,
@@ -100,7 +100,7 @@ class AskCog(commands.Cog):
 
         async def get() -> Answer:
             library = await self.service.answering(server_id)
-            return await self.service.summarise(library, document=document or None)
+            return await self.service.summarise(library, document=document or None, server=server_id)
 
         await self._answer_interaction(interaction, private=private, thread_name=None, get=get)
 
@@ -125,7 +125,7 @@ class AskCog(commands.Cog):
             await interaction.response.defer(ephemeral=True, thinking=True)
 
             async def get() -> Answer:
-                return await self.service.answer(await self.service.answering(server_id), question)
+                return await self.service.answer(await self.service.answering(server_id), question, server=server_id)
 
             answer = await self._get_or_tell(interaction, get)
             if answer is None:
@@ -300,7 +300,7 @@ class AskCog(commands.Cog):
         """Answer and post with `send` (a reply, or a message in a thread), and remember the exchange."""
         try:
             library = await self.service.answering(server_id)
-            answer = await self.service.answer(library, question, context=context)
+            answer = await self.service.answer(library, question, context=context, server=server_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
             notice = render_notice(reply_for_error(exc, Context.ANSWER))
             await deliver(lambda: send(notice), what="a notice")

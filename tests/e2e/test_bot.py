@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -294,3 +295,32 @@ async def test_a_failing_command_is_answered_by_the_one_error_handler(
     (followup,) = await server.wait_for(lambda: server.followups(token))
     assert "Sorry, I can't do that right now: the index is being repaired" in followup["content"]
     assert followup["flags"] & 64
+
+
+async def test_healthz_and_metrics_are_served_when_a_port_is_set(
+    server: FakeDiscord, settings: Settings, make_engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    watched = with_settings(settings, metrics_port=port)
+    caplog.set_level(logging.INFO, logger="citebot.questions")
+    async with running_bot(watched, make_engine(watched)), aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{port}"
+        async with http.get(f"{base}/healthz") as health:
+            assert health.status == 200
+        message_id = await server.mention("<@4242> why did relations rupture?")
+        await server.wait_for(lambda: replies_to(server, message_id))
+        async with http.get(f"{base}/metrics") as scrape:
+            text = await scrape.text()
+        assert 'citebot_questions_total{outcome="answered"} 1.0' in text
+        assert 'citebot_questions_total{outcome="abstained"} 0.0' in text
+        assert "citebot_answer_seconds_count 1.0" in text and "citebot_loaded_libraries 1.0" in text
+        assert 'citebot_gateway_latency_seconds{shard="0"}' in text
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "citebot.questions"]
+    assert line.startswith(f"question server={GUILD_ID} library=default version=") and "outcome=answered" in line
+    assert "latency_ms=" in line

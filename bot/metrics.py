@@ -1,0 +1,100 @@
+"""What a process tells its operator: Prometheus metrics, `/healthz`, one log line per question.
+
+Served on METRICS_HOST:METRICS_PORT only when METRICS_PORT is set. Each bot has its own registry
+(no process-wide state). Metric names start with `citebot_`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+questions_log = logging.getLogger("citebot.questions")
+
+OUTCOMES = ("answered", "uncertain", "abstained", "summary", "failed")
+
+
+class Metrics:
+    """The counters, histograms and gauges of one bot, in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.questions = Counter(
+            "citebot_questions", "Questions answered, by outcome", ["outcome"], registry=self.registry
+        )
+        self.answer_seconds = Histogram(
+            "citebot_answer_seconds",
+            "Time to answer a question, embedding and search included",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.builds = Counter("citebot_builds", "Library changes, by outcome", ["outcome"], registry=self.registry)
+        self.build_seconds = Histogram(
+            "citebot_build_seconds",
+            "Duration of library changes",
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600),
+            registry=self.registry,
+        )
+        self.build_queue = Gauge(
+            "citebot_build_queue_depth", "Changes waiting for a build slot", registry=self.registry
+        )
+        self.loaded_libraries = Gauge("citebot_loaded_libraries", "Libraries in memory", registry=self.registry)
+        self.gateway_latency = Gauge(
+            "citebot_gateway_latency_seconds",
+            "Heartbeat latency of each gateway shard",
+            ["shard"],
+            registry=self.registry,
+        )
+        for outcome in OUTCOMES:
+            self.questions.labels(outcome)  # every outcome shows, even at zero
+        for outcome in ("published", "refused", "failed"):
+            self.builds.labels(outcome)
+
+    def asked(self, outcome: str, seconds: float, *, server: int | None, library: str, version: str | None) -> None:
+        """Count one question and write its log line (server, library version, latency, outcome)."""
+        self.questions.labels(outcome).inc()
+        self.answer_seconds.observe(seconds)
+        questions_log.info(
+            "question server=%s library=%s version=%s latency_ms=%.1f outcome=%s",
+            server if server is not None else "dm",
+            library,
+            version or "-",
+            seconds * 1000,
+            outcome,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def serve_health(
+    host: str,
+    port: int,
+    metrics: Metrics,
+    healthy: Callable[[], Awaitable[bool]],
+    before_scrape: Callable[[], None],
+) -> web.AppRunner:
+    """Serve /healthz (200 while `healthy()`, else 503) and /metrics; returns the runner to clean up."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        ok = await healthy()
+        return web.Response(status=200 if ok else 503, text="ok\n" if ok else "unhealthy\n")
+
+    async def scrape(_request: web.Request) -> web.Response:
+        before_scrape()
+        body = await asyncio.to_thread(metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", scrape)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("Serving /healthz and /metrics on %s:%s.", host, port)
+    return runner
