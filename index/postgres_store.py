@@ -131,24 +131,9 @@ class PostgresLibraryStore:
         stored = write_index(mirror, version, on_step=on_step)  # written and verified locally first
         build = current_build(mirror)
         with self._connect() as conn, conn.transaction():
-            (number,) = conn.execute(
-                "INSERT INTO library_versions (library, manifest, units, vectors, published_at) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING version",
-                (
-                    key,
-                    json.dumps(stored.manifest.to_json()),
-                    (build / UNITS).read_bytes(),
-                    (build / VECTORS).read_bytes(),
-                    time.time(),
-                ),
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO libraries (library, current) VALUES (%s, %s) "
-                "ON CONFLICT (library) DO UPDATE SET current = EXCLUDED.current",
-                (key, number),
+            number = _make_current(
+                conn, key, stored.manifest, (build / UNITS).read_bytes(), (build / VECTORS).read_bytes()
             )
-            conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))  # sent when this commits
         write_file_atomically(mirror / VERSION, str(number).encode("ascii"))
         return stored
 
@@ -314,18 +299,7 @@ class PostgresLibraryStore:
                     "INSERT INTO library_sources VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     (key, record.sha256, Path(record.path).name, data, time.time()),
                 )
-            (number,) = conn.execute(
-                "INSERT INTO library_versions (library, manifest, units, vectors, published_at) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING version",
-                (key, json.dumps(manifest.to_json()), units, vectors, time.time()),
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO libraries (library, current) VALUES (%s, %s) "
-                "ON CONFLICT (library) DO UPDATE SET current = EXCLUDED.current",
-                (key, number),
-            )
-            conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
+            _make_current(conn, key, manifest, units, vectors)
         return Imported(key, len(manifest.sources), manifest.files[UNITS]["sha256"], copied=True)
 
 
@@ -338,6 +312,24 @@ class Imported:
     documents: int
     units_sha256: str
     copied: bool
+
+
+def _make_current(conn: Any, key: str, manifest: IndexManifest, units: bytes, vectors: bytes) -> int:
+    """Insert a version and name it current, within the caller's transaction; earlier versions go,
+    and every process listening hears of it when the transaction commits. Returns its number."""
+    (number,) = conn.execute(
+        "INSERT INTO library_versions (library, manifest, units, vectors, published_at) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING version",
+        (key, json.dumps(manifest.to_json()), units, vectors, time.time()),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO libraries (library, current) VALUES (%s, %s) "
+        "ON CONFLICT (library) DO UPDATE SET current = EXCLUDED.current",
+        (key, number),
+    )
+    conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
+    return int(number)
 
 
 def _lock_name(key: str) -> str:
