@@ -9,8 +9,10 @@ the first implementation. A store is used from one thread at a time (see Convers
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from citebot.index.answer import Answer, Exchange
 
@@ -40,6 +42,27 @@ class Asked:
 class ServerConfig:
     ask_channel: int | None = None
     forums: frozenset[int] = field(default_factory=frozenset)
+
+
+def exchange_row(
+    *, message_id: int, server_id: int | None, channel_id: int, member: str, answer: Answer, now: float | None
+) -> tuple[Any, ...]:
+    """An exchange as every store keeps it, in column order; the quoted paragraphs as JSON text."""
+    return (
+        message_id,
+        server_id,
+        channel_id,
+        member,
+        answer.question,
+        outcome_of(answer),
+        json.dumps([list(p) for p in answer.exchange().paragraphs]),
+        time.time() if now is None else now,
+    )
+
+
+def exchange_of(question: str, paragraphs: list[Any]) -> Exchange:
+    """A stored exchange (its question and [[document key, paragraph index], ...]) as the engine reads it."""
+    return Exchange(question, tuple((str(key), int(index)) for key, index in paragraphs))
 
 
 def hashed_member(salt: bytes, member_id: int) -> str:

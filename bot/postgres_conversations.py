@@ -20,7 +20,7 @@ from citebot.index.answer import Answer, Exchange
 from citebot.index.database import upgrade
 from citebot.index.errors import CitebotError
 
-from .conversation_store import DAY, Asked, ServerConfig, hashed_member, outcome_of
+from .conversation_store import DAY, Asked, ServerConfig, exchange_of, exchange_row, hashed_member
 
 
 class PostgresConversationStore:
@@ -53,24 +53,22 @@ class PostgresConversationStore:
         answer: Answer,
         now: float | None = None,
     ) -> None:
-        exchange = answer.exchange()
+        row = exchange_row(
+            message_id=message_id,
+            server_id=server_id,
+            channel_id=channel_id,
+            member=self.member_hash(member_id),
+            answer=answer,
+            now=now,
+        )
         self._db.execute(
             """
-            INSERT INTO exchanges VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            INSERT INTO exchanges VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s)
             ON CONFLICT (message_id) DO UPDATE SET server_id = EXCLUDED.server_id,
                 channel_id = EXCLUDED.channel_id, member = EXCLUDED.member, question = EXCLUDED.question,
                 outcome = EXCLUDED.outcome, paragraphs = EXCLUDED.paragraphs, asked_at = EXCLUDED.asked_at
             """,
-            (
-                message_id,
-                server_id,
-                channel_id,
-                self.member_hash(member_id),
-                answer.question,
-                outcome_of(answer),
-                json.dumps([list(p) for p in exchange.paragraphs]),
-                time.time() if now is None else now,
-            ),
+            row,
         )
 
     def exchange(self, message_id: int) -> Exchange | None:
@@ -222,4 +220,4 @@ def _exchange(row: Any) -> Exchange | None:
     if row is None:
         return None
     question, paragraphs = row
-    return Exchange(question, tuple((str(key), int(index)) for key, index in paragraphs))
+    return exchange_of(question, paragraphs)

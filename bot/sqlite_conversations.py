@@ -16,7 +16,7 @@ from pathlib import Path
 
 from citebot.index.answer import Answer, Exchange
 
-from .conversation_store import DAY, Asked, ServerConfig, hashed_member, outcome_of
+from .conversation_store import DAY, Asked, ServerConfig, exchange_of, exchange_row, hashed_member
 
 FILE_NAME = "conversations.sqlite3"
 SCHEMA_VERSION = 1
@@ -85,20 +85,15 @@ class SqliteConversationStore:
         answer: Answer,
         now: float | None = None,
     ) -> None:
-        exchange = answer.exchange()
-        self._db.execute(
-            "INSERT OR REPLACE INTO exchanges VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                message_id,
-                server_id,
-                channel_id,
-                self.member_hash(member_id),
-                answer.question,
-                outcome_of(answer),
-                json.dumps([list(p) for p in exchange.paragraphs]),
-                time.time() if now is None else now,
-            ),
+        row = exchange_row(
+            message_id=message_id,
+            server_id=server_id,
+            channel_id=channel_id,
+            member=self.member_hash(member_id),
+            answer=answer,
+            now=now,
         )
+        self._db.execute("INSERT OR REPLACE INTO exchanges VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def exchange(self, message_id: int) -> Exchange | None:
         """The exchange answered by the bot's message `message_id`, if it is remembered."""
@@ -194,4 +189,4 @@ def _exchange(row: tuple[str, str] | None) -> Exchange | None:
     if row is None:
         return None
     question, paragraphs = row
-    return Exchange(question, tuple((str(key), int(index)) for key, index in json.loads(paragraphs)))
+    return exchange_of(question, json.loads(paragraphs))

@@ -81,9 +81,7 @@ class FileLibraryStore:
         remove_unused_sources(directory, used)
         remove_unfinished_builds(directory)
         if key != DEFAULT_KEY and not self.exists(key):
-            # A server library whose first change failed: nothing of it stays.
-            for entry in (directory / SOURCES, directory / EMBEDDINGS, directory / "builds"):
-                shutil.rmtree(entry, ignore_errors=True)
+            remove_library_files(directory)  # a server library whose first change failed: nothing stays
 
     def library_keys(self) -> list[str]:
         keys = [DEFAULT_KEY] if self.exists(DEFAULT_KEY) else []
@@ -158,3 +156,9 @@ class FileLibraryStore:
 
     def scratch(self, key: str) -> Path:
         return self.directory(key) / EMBEDDINGS
+
+
+def remove_library_files(directory: Path) -> None:
+    """Remove a library folder's kept sources, embedding cache and builds (it has no version)."""
+    for entry in (directory / SOURCES, directory / EMBEDDINGS, directory / "builds"):
+        shutil.rmtree(entry, ignore_errors=True)

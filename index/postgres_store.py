@@ -26,7 +26,7 @@ from typing import Any
 
 from .database import upgrade
 from .errors import BuildInProgress, CitebotError, IndexMissing
-from .file_store import EMBEDDINGS, FileLibraryStore
+from .file_store import EMBEDDINGS, FileLibraryStore, remove_library_files
 from .library_store import DEFAULT_KEY, server_of
 from .store import (
     CURRENT,
@@ -159,8 +159,7 @@ class PostgresLibraryStore:
         remove_unused_sources(mirror, {s.path for s in sources})
         remove_unfinished_builds(mirror)
         if not sources:
-            for entry in (mirror / SOURCES, mirror / EMBEDDINGS, mirror / "builds"):
-                shutil.rmtree(entry, ignore_errors=True)
+            remove_library_files(mirror)
 
     def library_keys(self) -> list[str]:
         with self._connect() as conn:
