@@ -513,6 +513,33 @@ def cmd_settings(settings: Settings, args: argparse.Namespace, out: TextIO) -> i
     return 0
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Run the fleet's library builds until SIGINT or SIGTERM; never connects to Discord."""
+    if not settings.database_url:
+        print("citebot: a worker takes its builds from DATABASE_URL, which is not set.", file=sys.stderr)
+        return 2
+    import signal
+    import threading
+
+    from citebot.index.build_process import ChildSpec, build_model_builder
+    from citebot.index.build_queue import BuildWorker
+    from citebot.index.postgres_store import PostgresLibraryStore
+
+    settings.apply_model_environment()
+    store = settings.library_store()
+    assert isinstance(store, PostgresLibraryStore)
+    options = settings.engine_config().build_options
+    spec = ChildSpec(settings.embedding_model, settings.index_dir, options, settings.query_encoder)
+    worker = BuildWorker(store, lambda: build_model_builder(spec))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    log.info("citebot worker: waiting for builds (%s).", worker.name)
+    worker.serve(stop)
+    log.info("citebot worker stopped after %d builds.", worker.built)
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from .client import run_bot
 
@@ -617,6 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--markdown", action="store_true", help="the table in docs/settings.md")
     shown.add_argument("--env-example", action="store_true", help=".env.example (the default)")
     shown.set_defaults(handler=cmd_settings)
+
+    worker = sub.add_parser("worker", help="run library builds for a fleet (needs DATABASE_URL; no Discord)")
+    worker.set_defaults(handler=cmd_worker)
 
     run = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)

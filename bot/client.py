@@ -347,13 +347,23 @@ def database_answers(dsn: str) -> bool:
 
 
 def make_engine(settings: Settings) -> Engine:
-    """The bot's engine: builds in a child process unless BUILD_IN_CHILD_PROCESS is false."""
+    """The bot's engine: builds in a child process unless BUILD_IN_CHILD_PROCESS is false; in a fleet
+    (DATABASE_URL), on the build workers."""
     engine = Engine(settings.engine_config(), store=settings.library_store())
-    if settings.build_in_child_process:
-        from citebot.index.build_process import ChildBuilds, ChildSpec
+    if not (settings.build_in_child_process or settings.database_url):
+        return engine
+    from citebot.index.build_process import ChildBuilds, ChildSpec
 
-        spec = ChildSpec(settings.embedding_model, settings.index_dir, engine.build_options, settings.query_encoder)
-        engine.build_runner = ChildBuilds(spec)
+    children = ChildBuilds(
+        ChildSpec(settings.embedding_model, settings.index_dir, engine.build_options, settings.query_encoder)
+    )
+    engine.build_runner = children
+    if settings.database_url:  # the fleet: builds of uploaded documents are jobs for `citebot worker`
+        from citebot.index.build_queue import QueuedBuilds
+        from citebot.index.postgres_store import PostgresLibraryStore
+
+        assert isinstance(engine.store, PostgresLibraryStore)
+        engine.build_runner = QueuedBuilds(engine.store, children)
     return engine
 
 

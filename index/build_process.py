@@ -239,7 +239,7 @@ def _child_main(conn: Connection, spec: ChildSpec) -> None:
             return
         try:
             if builder is None:
-                builder = _child_builder(spec)
+                builder = build_model_builder(spec)
             built = builder.build(
                 job.store,
                 job.key,
@@ -271,7 +271,7 @@ def received_error(message: tuple[Any, ...]) -> CitebotError:
     return error_type(text)
 
 
-def _child_builder(spec: ChildSpec) -> IndexBuilder:
+def build_model_builder(spec: ChildSpec) -> IndexBuilder:
     """The ONNX export when there is one (torch-free); else sentence-transformers, exporting once."""
     from .onnx_encoder import export_onnx, load_onnx_embedder
 

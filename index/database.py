@@ -87,6 +87,54 @@ MIGRATIONS = (
         );
         """,
     ),
+    Migration(
+        3,
+        "fleet",
+        """
+        CREATE TABLE build_jobs (
+            id BIGSERIAL PRIMARY KEY,
+            library TEXT NOT NULL,
+            sources JSONB NOT NULL,          -- the source records to build from (uploads: bytes in library_sources)
+            status TEXT NOT NULL,            -- queued | running | published | done | failed | cancelled
+            stage TEXT,                      -- the build's progress: parsing, embedding, relating, writing
+            done INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,                     -- host and process of the worker running it
+            worker_pid INTEGER,              -- that worker's database backend, to tell whether it is alive
+            worker_since TIMESTAMPTZ,
+            result JSONB,                    -- {"titles": [...], "embedded_sentences": n}
+            error JSONB,                     -- {"module": ..., "class": ..., "text": ...}
+            enqueued_at DOUBLE PRECISION NOT NULL,
+            started_at DOUBLE PRECISION,
+            finished_at DOUBLE PRECISION
+        );
+        CREATE INDEX build_jobs_waiting ON build_jobs (id) WHERE status = 'queued';
+        CREATE TABLE build_workers (
+            name TEXT PRIMARY KEY,           -- host and process
+            backend_pid INTEGER NOT NULL,    -- its listening connection's backend
+            backend_since TIMESTAMPTZ NOT NULL,
+            seen_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE departures (
+            server_id BIGINT PRIMARY KEY,
+            left_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE command_sync (
+            scope TEXT PRIMARY KEY,          -- "<application id>:global" or "<application id>:<guild id>"
+            digest TEXT NOT NULL,
+            synced_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE identify_buckets (
+            bucket INTEGER PRIMARY KEY,      -- shard_id % max_concurrency
+            last_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE identifies (
+            shard_id INTEGER NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX identifies_by_shard ON identifies (shard_id, at);
+        """,
+    ),
 )
 
 

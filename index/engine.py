@@ -53,6 +53,10 @@ class EngineConfig:
     def model_id(self) -> str:
         return canonical_model_id(self.model)
 
+    @property
+    def build_options(self) -> BuildOptions:
+        return BuildOptions(self.model_id, self.max_document_bytes, self.batch_size, self.approximate_from)
+
 
 class BuildRunner(Protocol):
     """Runs one build elsewhere (a child process: index/build_process.py) and returns what it published."""
@@ -95,9 +99,7 @@ class Engine:
         self.queries = QueryEncoder(
             self.embedder, config.model_id, config.index_dir, choice=config.query_encoder, has_index=self._has_any
         )
-        self.build_options = BuildOptions(
-            config.model_id, config.max_document_bytes, config.batch_size, config.approximate_from
-        )
+        self.build_options = config.build_options
         self.builder = IndexBuilder(self.embedder, self.build_options, before_write=self.queries.export)
 
     # ---- which library -----------------------------------------------------------------------

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .build import SourceFile
 from .database import upgrade
-from .errors import BuildInProgress, CitebotError, IndexMissing
+from .errors import BuildCancelled, BuildInProgress, CitebotError, IndexMissing
 from .file_store import EMBEDDINGS, FileLibraryStore, remove_library_files
 from .library_store import DEFAULT_KEY, server_of
 from .store import (
@@ -62,23 +63,26 @@ class PostgresLibraryStore:
 
     dsn: str
     mirror_dir: Path
+    # Set on a build worker's copy: publishing also marks this build job published, in the same
+    # transaction, and is refused (BuildCancelled) when the job is no longer running.
+    job: int | None = None
 
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
+        """A new autocommit connection to the database."""
         import psycopg
 
-        conn = psycopg.connect(self.dsn, autocommit=True)
-        return conn
+        return psycopg.connect(self.dsn, autocommit=True)
 
     def upgrade(self) -> list[int]:
         """Bring the database's schema up to date (also done by `citebot db upgrade`)."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             return upgrade(conn)
 
     def _mirror(self, key: str) -> Path:
         return FileLibraryStore(self.mirror_dir).directory(key)
 
     def exists(self, key: str) -> bool:
-        with self._connect() as conn:
+        with self.connect() as conn:
             return conn.execute("SELECT 1 FROM libraries WHERE library = %s", (key,)).fetchone() is not None
 
     def read(self, key: str, *, model: str | None = None) -> StoredIndex:
@@ -90,7 +94,7 @@ class PostgresLibraryStore:
     def _synced(self, key: str) -> Path:
         """The mirror of the library's current version, downloaded when it is not the current one."""
         mirror = self._mirror(key)
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
             if row is None:
                 raise IndexMissing(f"No index has been built for library {key} yet.")
@@ -130,15 +134,39 @@ class PostgresLibraryStore:
         mirror = self._mirror(key)
         stored = write_index(mirror, version, on_step=on_step)  # written and verified locally first
         build = current_build(mirror)
-        with self._connect() as conn, conn.transaction():
+        with self.connect() as conn, conn.transaction():
+            if self.job is not None:
+                _claim_publication(conn, self.job)
             number = _make_current(
                 conn, key, stored.manifest, (build / UNITS).read_bytes(), (build / VECTORS).read_bytes()
             )
         write_file_atomically(mirror / VERSION, str(number).encode("ascii"))
         return stored
 
+    def local_sources(self, key: str, sources: list[SourceFile]) -> list[SourceFile]:
+        """These sources with each upload's bytes copied from the database into the local mirror (a
+        build worker on another machine builds from them)."""
+        mirror = self._mirror(key)
+        local: list[SourceFile] = []
+        with self.connect() as conn:
+            for source in sources:
+                if source.origin != "upload":
+                    local.append(source)
+                    continue
+                row = conn.execute(
+                    "SELECT name, data FROM library_sources WHERE library = %s AND sha256 = %s", (key, source.sha256)
+                ).fetchone()
+                if row is None:
+                    raise IndexMissing(f"The document {source.name} of library {key} is missing from the database.")
+                local.append(dataclasses.replace(source, path=keep_upload(mirror, row[0], bytes(row[1]))))
+        return local
+
+    def tidy_mirror(self, key: str) -> None:
+        """Remove what an unfinished build left in the local mirror (it was never published)."""
+        remove_unfinished_builds(self._mirror(key))
+
     def keep_source(self, key: str, name: str, data: bytes) -> Path:
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "INSERT INTO library_sources VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (key, sha256_bytes(data), Path(name).name, data, time.time()),
@@ -151,7 +179,7 @@ class PostgresLibraryStore:
             sources = self.manifest(key).sources
         except CitebotError:
             sources = ()
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "DELETE FROM library_sources WHERE library = %s AND NOT (sha256 = ANY(%s))",
                 (key, [s.sha256 for s in sources]),
@@ -162,13 +190,13 @@ class PostgresLibraryStore:
             remove_library_files(mirror)
 
     def library_keys(self) -> list[str]:
-        with self._connect() as conn:
+        with self.connect() as conn:
             keys = [str(row[0]) for row in conn.execute("SELECT library FROM libraries").fetchall()]
         return sorted(keys, key=lambda k: (k != DEFAULT_KEY, server_of(k) or 0))
 
     @contextlib.contextmanager
     def locked(self, key: str, holder: str) -> Iterator[None]:
-        conn = self._connect()
+        conn = self.connect()
         try:
             (got,) = conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))", (_lock_name(key),)
@@ -191,7 +219,7 @@ class PostgresLibraryStore:
             conn.close()
 
     def holder(self, key: str) -> str | None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             (free,) = conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))", (_lock_name(key),)
             ).fetchone()
@@ -204,7 +232,7 @@ class PostgresLibraryStore:
     def delete(self, key: str) -> bool:
         if key == DEFAULT_KEY:
             raise CitebotError("The default library cannot be deleted.")
-        with self.locked(key, "deleting the library"), self._connect() as conn, conn.transaction():
+        with self.locked(key, "deleting the library"), self.connect() as conn, conn.transaction():
             existed = conn.execute("DELETE FROM libraries WHERE library = %s", (key,)).rowcount > 0
             conn.execute("DELETE FROM library_versions WHERE library = %s", (key,))
             conn.execute("DELETE FROM library_sources WHERE library = %s", (key,))
@@ -213,12 +241,12 @@ class PostgresLibraryStore:
         return existed
 
     def version(self, key: str) -> str | None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def versions(self, keys: list[str]) -> dict[str, str | None]:
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute("SELECT library, current FROM libraries WHERE library = ANY(%s)", (keys,)).fetchall()
         found = {str(key): str(current) for key, current in rows}
         return {key: found.get(key) for key in keys}
@@ -235,7 +263,7 @@ class PostgresLibraryStore:
             delay = 0.5
             while not stop.is_set():
                 try:
-                    with self._connect() as conn:
+                    with self.connect() as conn:
                         conn.execute(f"LISTEN {CHANNEL}")
                         changed(None)
                         delay, checked = 0.5, time.monotonic()
@@ -285,7 +313,7 @@ class PostgresLibraryStore:
             if sha256_bytes(data) != record.sha256:
                 raise CitebotError(f"{folder}: the kept copy of {record.name} does not match its manifest.")
             documents.append((record, data))
-        with self.locked(key, "citebot db import"), self._connect() as conn, conn.transaction():
+        with self.locked(key, "citebot db import"), self.connect() as conn, conn.transaction():
             row = conn.execute(
                 "SELECT v.manifest FROM libraries l JOIN library_versions v "
                 "ON v.library = l.library AND v.version = l.current WHERE l.library = %s",
@@ -329,6 +357,16 @@ def _make_current(conn: Any, key: str, manifest: IndexManifest, units: bytes, ve
     conn.execute("DELETE FROM library_versions WHERE library = %s AND version <> %s", (key, number))
     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
     return int(number)
+
+
+def _claim_publication(conn: Any, job: int) -> None:
+    """Mark a running build job published within the caller's transaction; BuildCancelled when it
+    is not running any more (its waiter gave up), so nothing is published."""
+    row = conn.execute(
+        "UPDATE build_jobs SET status = 'published' WHERE id = %s AND status = 'running' RETURNING id", (job,)
+    ).fetchone()
+    if row is None:
+        raise BuildCancelled("The build was cancelled before it was published; nothing was changed.")
 
 
 def _lock_name(key: str) -> str:
