@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import math
 import os
@@ -21,7 +19,6 @@ from aiohttp import web
 from discord import app_commands
 from discord.ext import commands
 
-from citebot.index.departures import Departures
 from citebot.index.engine import Engine
 from citebot.index.errors import CitebotError
 
@@ -32,6 +29,7 @@ from .cogs.docs import DocsCog
 from .cogs.insights import InsightsCog
 from .cogs.reindex import ReindexCog
 from .cogs.retention import RetentionCog
+from .command_sync import commands_digest
 from .components import persistent_items
 from .conversations import ConversationService
 from .cooldown import Cooldown
@@ -131,7 +129,7 @@ class CitebotBot(commands.Bot):
                 self,
                 self.service,
                 self.conversations,
-                Departures(self.settings.index_dir),
+                self.settings.departures(),
                 self.settings.delete_after_leave_days,
             )
         )
@@ -190,22 +188,15 @@ class CitebotBot(commands.Bot):
         if mode == "never":
             return
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        state_file = self.settings.index_dir / "discord-sync.json"
-        key = f"{self.application_id}:{guild.id if guild else 'global'}"
-        state: dict[str, str] = {}
-        try:
-            state = json.loads(state_file.read_text("utf-8"))
-        except (OSError, ValueError):
-            state = {}
-        if mode == "auto" and state.get(key) == digest:
+        digest = commands_digest(payload)
+        scope = f"{self.application_id}:{guild.id if guild else 'global'}"
+        record = self.settings.sync_record()
+        if mode == "auto" and await asyncio.to_thread(record.synced, scope) == digest:
             log.info("Slash commands unchanged; not syncing.")
             return
         await self.tree.sync(guild=guild)
         self.synced = True
-        state[key] = digest
-        state_file.parent.mkdir(parents=True, exist_ok=True)
-        state_file.write_text(json.dumps(state), "utf-8")
+        await asyncio.to_thread(record.record, scope, digest)
         log.info("Synced %d slash commands %s.", len(payload), f"to guild {guild.id}" if guild else "globally")
 
     # ---- errors ------------------------------------------------------------------------------

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from citebot.index.answer import AnswerPolicy
+from citebot.index.departures import Departures, FileDepartures, PostgresDepartures
 from citebot.index.embed import DEFAULT_MODEL
 from citebot.index.engine import EngineConfig
 from citebot.index.file_store import FileLibraryStore
 from citebot.index.library_store import LibraryStore
+
+from .command_sync import FileSyncRecord, PostgresSyncRecord, SyncRecord
 
 if TYPE_CHECKING:
     from .conversation_store import ConversationStore
@@ -293,6 +296,18 @@ class Settings:
         store = PostgresLibraryStore(self.database_url, self.index_dir / "mirror")
         store.upgrade()
         return store
+
+    def departures(self) -> Departures:
+        """When the bot left which servers: a file under INDEX_DIR, or DATABASE_URL."""
+        if not self.database_url:
+            return FileDepartures(self.index_dir)
+        return PostgresDepartures(self.database_url)
+
+    def sync_record(self) -> SyncRecord:
+        """What was last synced of the slash commands: a file under INDEX_DIR, or DATABASE_URL."""
+        if not self.database_url:
+            return FileSyncRecord(self.index_dir)
+        return PostgresSyncRecord(self.database_url)
 
     def conversation_store(self) -> ConversationStore:
         """Where questions, votes and /config live: SQLite under INDEX_DIR, or DATABASE_URL."""

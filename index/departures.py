@@ -1,7 +1,8 @@
 """When a server's library is deleted after the bot left that server.
 
-Departures are kept in INDEX_DIR/departures.json ({server id: UTC seconds when the bot left}); a
-server that adds the bot back before the deadline keeps its library.
+A server that adds the bot back before the deadline keeps its library. The embedded mode keeps
+departures in INDEX_DIR/departures.json ({server id: UTC seconds when the bot left}); a fleet keeps
+them in its database (`PostgresDepartures`), so every process sees the same clock.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any, Protocol
 
 from .store import write_file_atomically
 
@@ -19,8 +21,24 @@ DEPARTURES = "departures.json"
 DAY = 86_400.0
 
 
-class Departures:
+class Departures(Protocol):
     """The servers the bot has left, and when."""
+
+    def left(self, server_id: int, at: float | None = None) -> None:
+        """The bot left the server (the first departure counts until it returns)."""
+        ...
+
+    def returned(self, server_id: int) -> None: ...
+
+    def due(self, keep_days: float, now: float | None = None) -> list[int]:
+        """Servers left at least `keep_days` ago."""
+        ...
+
+    def forget(self, server_id: int) -> None: ...
+
+
+class FileDepartures:
+    """Departures in a JSON file under INDEX_DIR (the embedded mode)."""
 
     def __init__(self, index_dir: Path) -> None:
         self.path = index_dir / DEPARTURES
@@ -55,6 +73,40 @@ class Departures:
         """Servers left at least `keep_days` ago."""
         now = time.time() if now is None else now
         return sorted(int(k) for k, at in self._read().items() if k.isdigit() and now - at >= keep_days * DAY)
+
+    def forget(self, server_id: int) -> None:
+        self.returned(server_id)
+
+
+class PostgresDepartures:
+    """Departures in the fleet's database (table `departures`, index/database.py)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.dsn, autocommit=True)
+
+    def left(self, server_id: int, at: float | None = None) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO departures VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (server_id, time.time() if at is None else at),
+            )
+
+    def returned(self, server_id: int) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM departures WHERE server_id = %s", (server_id,))
+
+    def due(self, keep_days: float, now: float | None = None) -> list[int]:
+        now = time.time() if now is None else now
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT server_id FROM departures WHERE left_at <= %s ORDER BY server_id", (now - keep_days * DAY,)
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def forget(self, server_id: int) -> None:
         self.returned(server_id)

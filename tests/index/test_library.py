@@ -11,7 +11,7 @@ import pytest
 
 from citebot.index import store as store_module
 from citebot.index.build import EmbeddingCache
-from citebot.index.departures import DAY, Departures
+from citebot.index.departures import DAY, Departures, FileDepartures, PostgresDepartures
 from citebot.index.documents import Document
 from citebot.index.engine import Engine
 from citebot.index.errors import (
@@ -178,14 +178,27 @@ def test_a_damaged_cache_entry_is_treated_as_absent(tmp_path: Path) -> None:
     assert cache.get("abc") is None
 
 
-def test_departures_come_due_after_the_retention_period(tmp_path: Path) -> None:
-    departures = Departures(tmp_path)
+@pytest.fixture(params=("files", "postgres"))
+def departures(request: pytest.FixtureRequest, tmp_path: Path) -> Departures:
+    if request.param == "postgres":
+        from citebot.index.postgres_store import PostgresLibraryStore
+
+        dsn = request.getfixturevalue("postgres_dsn")
+        PostgresLibraryStore(dsn, tmp_path).upgrade()
+        return PostgresDepartures(dsn)
+    return FileDepartures(tmp_path)
+
+
+def test_departures_come_due_after_the_retention_period(departures: Departures) -> None:
     departures.left(SERVER, at=1000.0)
     departures.left(OTHER, at=1000.0 + 20 * DAY)
+    departures.left(SERVER, at=1000.0 + 25 * DAY)  # the first departure counts
     assert departures.due(30, now=1000.0 + 31 * DAY) == [SERVER]
     departures.returned(SERVER)
     assert departures.due(30, now=1000.0 + 60 * DAY) == [OTHER]
     assert departures.due(0, now=1000.0 + 20 * DAY) == [OTHER]
+    departures.forget(OTHER)
+    assert departures.due(0) == []
 
 
 def test_a_library_summary_quotes_each_document_and_one_document_can_be_asked_for(engine: Engine) -> None:
