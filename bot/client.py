@@ -34,6 +34,7 @@ from .components import persistent_items
 from .conversations import ConversationService
 from .cooldown import Cooldown
 from .errors import DiscordUnreachable
+from .identify import IdentifyGate
 from .messages import reply_for_error
 from .metrics import serve_health
 from .render import render_notice
@@ -99,6 +100,8 @@ class CitebotBot(commands.Bot):
         self.downloads: aiohttp.ClientSession | None = None
         self.health: web.AppRunner | None = None
         self.seen = SeenEvents()
+        self.identify_gate = IdentifyGate(settings.database_url) if settings.database_url else None
+        self._max_concurrency: int | None = None
         self._stopping = False
         self._skip_events_that_fail_to_parse()
 
@@ -131,6 +134,7 @@ class CitebotBot(commands.Bot):
                 self.conversations,
                 self.settings.departures(),
                 self.settings.delete_after_leave_days,
+                self.owns,
             )
         )
         self.tree.error(self.on_app_command_error)
@@ -154,6 +158,28 @@ class CitebotBot(commands.Bot):
             return await asyncio.wait_for(asyncio.to_thread(database_answers, self.settings.database_url), 3.0)
         except TimeoutError:
             return False
+
+    def owns(self, server_id: int) -> bool:
+        """Whether this process's shards carry the server (always, unsharded)."""
+        shards = self.settings.owned_shards()
+        count = self.settings.shard_count
+        return shards is None or count is None or (server_id >> 22) % count in shards
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """In a fleet, wait for this shard's turn through the database (see bot/identify.py);
+        otherwise discord.py's own pacing, for the shards of this one process."""
+        if self.identify_gate is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        if self._max_concurrency is None:
+            try:
+                _, _, limit = await self.http.get_bot_gateway()
+                self._max_concurrency = int(limit.get("max_concurrency", 1))
+            except (discord.HTTPException, discord.GatewayNotFound, aiohttp.ClientError, KeyError, TypeError):
+                self._max_concurrency = 1
+        waited = await asyncio.to_thread(self.identify_gate.wait_turn, shard_id or 0, self._max_concurrency)
+        if waited > 0.05:
+            log.info("Shard %s waited %.1f s for its turn to connect.", shard_id or 0, waited)
 
     def _measure_gateways(self) -> None:
         shards = getattr(self, "latencies", None) or [(self.shard_id or 0, self.latency)]
@@ -217,6 +243,8 @@ class CitebotBot(commands.Bot):
         log.exception("Unhandled error in %s", event_method)
 
     async def close(self) -> None:
+        if self.identify_gate is not None:
+            self.identify_gate.stopping.set()
         await super().close()
         if self.health is not None:
             await self.health.cleanup()
@@ -224,6 +252,18 @@ class CitebotBot(commands.Bot):
             await self.downloads.close()
         self.service.close()
         self.conversations.close()
+
+
+class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
+    """The bot with SHARD_COUNT set: one gateway connection per shard of SHARD_IDS, in this process."""
+
+
+def make_bot(settings: Settings, engine: Engine, **options: Any) -> CitebotBot:
+    """The bot these settings ask for: sharded when SHARD_COUNT is set."""
+    shards = settings.owned_shards()
+    if shards is None:
+        return CitebotBot(settings, engine, **options)
+    return ShardedCitebotBot(settings, engine, shard_count=settings.shard_count, shard_ids=list(shards), **options)
 
 
 # Interaction tokens are 15-minute credentials: in webhook and callback URLs, and in the gateway
@@ -364,7 +404,7 @@ async def serve(settings: Settings, **options: Any) -> int:
     if problem:
         log.error("citebot cannot start: %s", problem)
         return EXIT_FAILED
-    bot = CitebotBot(settings, make_engine(settings), **options)
+    bot = make_bot(settings, make_engine(settings), **options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -133,6 +133,19 @@ class Settings:
         shown="—",
     )
     metrics_host: str = setting("127.0.0.1", "the address `/healthz` and `/metrics` listen on", section="Discord")
+    shard_count: int | None = setting(
+        None,
+        "run sharded: the fleet's total number of shards (each process connects the shards of `SHARD_IDS`); "
+        "unset, one connection without sharding",
+        section="Discord",
+        shown="—",
+    )
+    shard_ids: str | None = setting(
+        None,
+        "the shards this process connects, as ranges and lists (`0-3`, `4,6`); unset, all of `SHARD_COUNT`",
+        section="Discord",
+        shown="—",
+    )
     database_url: str | None = setting(
         None,
         "a PostgreSQL connection string (`postgresql://user@host/db`): libraries, questions, votes and "
@@ -264,6 +277,29 @@ class Settings:
             raise SettingsError("KEEP_QUESTIONS_DAYS must be more than 0.")
         if self.delete_after_leave_days < 0:
             raise SettingsError("DELETE_AFTER_LEAVE_DAYS must be 0 or more.")
+        if self.shard_count is not None and self.shard_count < 1:
+            raise SettingsError("SHARD_COUNT must be at least 1.")
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise SettingsError("SHARD_IDS needs SHARD_COUNT, the fleet's total number of shards.")
+            self.owned_shards()
+
+    def owned_shards(self) -> tuple[int, ...] | None:
+        """The shards this process connects (None: not sharded); SettingsError if SHARD_IDS is malformed."""
+        if self.shard_count is None:
+            return None
+        if self.shard_ids is None:
+            return tuple(range(self.shard_count))
+        try:
+            shards = parse_ranges(self.shard_ids)
+        except ValueError:
+            raise SettingsError(
+                f"SHARD_IDS={self.shard_ids!r} is not valid: write ranges and lists, like 0-3 or 4,6."
+            ) from None
+        outside = [shard for shard in shards if shard >= self.shard_count]
+        if not shards or outside:
+            raise SettingsError(f"SHARD_IDS={self.shard_ids!r} must name shards from 0 to {self.shard_count - 1}.")
+        return shards
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -326,6 +362,18 @@ class Settings:
         if not self.allow_model_download:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def parse_ranges(text: str) -> tuple[int, ...]:
+    """ "0-3,6" as (0, 1, 2, 3, 6): sorted, each once; ValueError if malformed."""
+    numbers: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        low, high = int(first), int(last) if dash else int(first)
+        if low < 0 or high < low:
+            raise ValueError(part)
+        numbers.update(range(low, high + 1))
+    return tuple(sorted(numbers))
 
 
 def parse_setting(name: str, declared: Any, raw: str) -> Any:

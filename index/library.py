@@ -23,6 +23,7 @@ from .answer import Answer, Exchange, Quoted, answer_metadata, clean_question, m
 from .build import FILE_OR_PAGE, BuildProgress, BuildReport, EmbeddingCache, Provenance, SourceFile
 from .documents import Document, QuotedParagraph
 from .errors import (
+    BuildInProgress,
     CitebotError,
     DocumentRejected,
     IndexCorrupt,
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 # A library summary quotes the lede and one central sentence of each of its first documents.
 MAX_SUMMARISED_DOCUMENTS = 5
 NOT_HERE = "That document is not in this library."
+REPAIR_POLL_SECONDS = 0.2  # how often a library another process is repairing is looked at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,21 +424,44 @@ class Library:
     def _heal(self, problem: CitebotError, progress: BuildProgress | None) -> StoredIndex:
         """Rebuild a missing, stale or damaged library from its kept uploads (and, for the default
         library, the configured corpus unless an upload replaced it)."""
-        with self._store.locked(self.key, "repairing the library"):
-            sources = self._healing_sources()
-            if not sources and not self.is_default:
-                raise IndexMissing(f"The index of this server's library cannot be used ({problem}).") from problem
-            missing = [s.name for s in sources if not s.path.exists()]
-            if missing or not sources:
-                raise IndexMissing(
-                    f"The index cannot be used ({problem}) and its source is gone: "
-                    + ", ".join(missing or ["no corpus configured"])
-                ) from problem
+        try:
+            with self._store.locked(self.key, "repairing the library"):
+                return self._heal_locked(problem, progress)
+        except BuildInProgress:
+            return self._wait_for_other_repair()
+
+    def _wait_for_other_repair(self) -> StoredIndex:
+        """Another process holds the library (it is repairing or changing it, as when the processes
+        of a fleet all meet the missing default library at once): load what it publishes."""
+        deadline = time.monotonic() + self._engine.config.build_timeout_seconds
+        while True:
+            time.sleep(REPAIR_POLL_SECONDS)
             try:
-                return self._engine.run_build(self.key, sources, progress, None, None).stored
-            except BaseException:
-                self._discard_unpublished()
-                raise
+                return self._read_checked()
+            except (IndexMissing, IndexMismatch, IndexCorrupt):
+                if self._store.holder(self.key) is None or time.monotonic() > deadline:
+                    raise
+
+    def _heal_locked(self, problem: CitebotError, progress: BuildProgress | None) -> StoredIndex:
+        """The repair itself, under the lock; another process may have repaired it just before."""
+        try:
+            return self._read_checked()
+        except (IndexMissing, IndexMismatch, IndexCorrupt):
+            pass
+        sources = self._healing_sources()
+        if not sources and not self.is_default:
+            raise IndexMissing(f"The index of this server's library cannot be used ({problem}).") from problem
+        missing = [s.name for s in sources if not s.path.exists()]
+        if missing or not sources:
+            raise IndexMissing(
+                f"The index cannot be used ({problem}) and its source is gone: "
+                + ", ".join(missing or ["no corpus configured"])
+            ) from problem
+        try:
+            return self._engine.run_build(self.key, sources, progress, None, None).stored
+        except BaseException:
+            self._discard_unpublished()
+            raise
 
     def _healing_sources(self) -> list[SourceFile]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import discord
 from discord.ext import commands, tasks
@@ -27,12 +28,14 @@ class RetentionCog(commands.Cog):
         conversations: ConversationService,
         departures: Departures,
         keep_days: float,
+        owns: Callable[[int], bool] = lambda _server: True,
     ) -> None:
         self.bot = bot
         self.service = service
         self.conversations = conversations
         self.departures = departures
         self.keep_days = keep_days
+        self.owns = owns  # in a fleet, other processes' shards carry the other servers
 
     async def cog_load(self) -> None:
         self.daily.start()
@@ -55,6 +58,8 @@ class RetentionCog(commands.Cog):
         """Servers that removed the bot while it was offline start their clock now."""
         present = {g.id for g in self.bot.guilds}
         for server_id in await asyncio.to_thread(self.service.engine.server_libraries):
+            if not self.owns(server_id):
+                continue
             if server_id in present:
                 self.departures.returned(server_id)
             else:

@@ -25,7 +25,10 @@ CHANNEL_ID = 2000
 GUILD_B = 1001
 CHANNEL_B = 2001
 DM_CHANNEL = 3000
-CHANNEL_OF = {GUILD_ID: CHANNEL_ID, GUILD_B: CHANNEL_B}
+# A server carried by shard 1 of 2 ((id >> 22) % 2 == 1), for the fleet tests; not joined unless added.
+GUILD_SHARD_1 = (1 << 22) | 1002
+CHANNEL_SHARD_1 = 2002
+CHANNEL_OF = {GUILD_ID: CHANNEL_ID, GUILD_B: CHANNEL_B, GUILD_SHARD_1: CHANNEL_SHARD_1}
 # More channels of the first server: a second text channel (for an ask channel) and a forum.
 ASK_CHANNEL = 2010
 FORUM_ID = 2100
@@ -82,6 +85,9 @@ class FakeDiscord:
         self.identifies = 0
         self.resumes = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self._shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> (shard id, shard count)
+        self.identified_shards: list[tuple[int, int]] = []
+        self._session_shards: dict[str, tuple[int, int]] = {}
         self._seq = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -149,10 +155,14 @@ class FakeDiscord:
         await self.send_event(name, data)
 
     async def send_event(self, name: str, data: dict[str, Any]) -> None:
+        """Dispatch an event to the connection whose shard carries its guild, as Discord does:
+        shard (guild_id >> 22) % shard_count; DMs go to shard 0."""
         self.last_event = (name, data)
         self._seq += 1
+        guild = data.get("guild_id") or (data.get("id") if name.startswith("GUILD_") else None)
         for ws in list(self._sockets):
-            if not ws.closed:
+            shard, count = self._shards.get(ws, (0, 1))
+            if not ws.closed and shard == (shard_of(int(guild), count) if guild else 0):
                 await ws.send_str(json.dumps({"op": 0, "t": name, "s": self._seq, "d": data}))
 
     async def send_op(self, op: int, data: Any = None) -> None:
@@ -177,6 +187,7 @@ class FakeDiscord:
                 await self._on_gateway(ws, payload)
         finally:
             self._sockets.remove(ws)
+            self._shards.pop(ws, None)
             await self._notify()
         return ws
 
@@ -193,11 +204,16 @@ class FakeDiscord:
                 return
             self.identifies += 1
             self.identify_intents = int(payload["d"].get("intents", 0))
+            shard, count = payload["d"].get("shard") or (0, 1)
+            self._shards[ws] = (int(shard), int(count))
+            self.identified_shards.append((int(shard), int(count)))
+            self._session_shards[f"session-{self.identifies}"] = (int(shard), int(count))
+            guilds = [g for g in self.guilds if shard_of(g, int(count)) == int(shard)]
             self._seq += 1
             ready = {
                 "v": 10,
                 "user": BOT_USER,
-                "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                 "session_id": f"session-{self.identifies}",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APP_ID), "flags": 0},
@@ -205,11 +221,12 @@ class FakeDiscord:
                 "relationships": [],
             }
             await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
-            for guild_id in self.guilds:
+            for guild_id in guilds:
                 self._seq += 1
                 created = {"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild_payload(guild_id)}
                 await ws.send_str(json.dumps(created))
         elif op == 6:
+            self._shards[ws] = self._session_shards.get(payload["d"].get("session_id"), (0, 1))
             self.resumes += 1
             self._seq += 1
             await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
@@ -266,6 +283,9 @@ class FakeDiscord:
         parts = path.strip("/").split("/")
         if path == "/users/@me":
             return _json(BOT_USER)
+        if path == "/gateway/bot":
+            limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
         if path == "/oauth2/applications/@me":
             return _json(application_payload())
         if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
@@ -625,6 +645,10 @@ def member_message(
         "flags": 0,
         "components": [],
     }
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    return (guild_id >> 22) % shard_count
 
 
 def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:

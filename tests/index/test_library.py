@@ -347,3 +347,27 @@ def test_a_document_of_another_library_is_said_to_be_not_here(engine: Engine) ->
         engine.answering(OTHER).answer("what did the council lease?", document=theirs)
     with pytest.raises(UnknownDocument):
         engine.default.summarise(document=theirs)
+
+
+def test_a_library_another_process_is_repairing_is_waited_for_not_refused(tmp_path: Path) -> None:
+    """The processes of a fleet all meet the missing default library at once: one builds it, the
+    others wait for it and answer from it, none refuses the question."""
+    import threading
+    import time
+
+    from citebot.index.build import SourceFile
+
+    from ..conftest import ARTICLE
+
+    engine = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    other = Engine(engine_config(tmp_path / "index"), embedder=HashingEmbedder())
+    answers: list[object] = []
+    asking = threading.Thread(target=lambda: answers.append(engine.default.answer("Why did relations rupture?")))
+    with other.store.locked(DEFAULT_KEY, "another process repairing it"):
+        asking.start()
+        time.sleep(0.5)
+        assert answers == []  # waiting, not refused
+        other.builder.build(other.store, DEFAULT_KEY, [SourceFile(ARTICLE, ARTICLE.name, "configured")])
+    asking.join(10)
+
+    assert len(answers) == 1 and getattr(answers[0], "citations", None)
