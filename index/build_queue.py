@@ -267,7 +267,7 @@ class BuildWorker:
         delay = 0.5
         while not stop.is_set():
             try:
-                with self.store.connect() as conn:
+                with self.store.connect("citebot worker") as conn:
                     self._register(conn)
                     conn.execute(f"LISTEN {JOBS_CHANNEL}")
                     delay = 0.5

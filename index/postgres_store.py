@@ -67,11 +67,12 @@ class PostgresLibraryStore:
     # transaction, and is refused (BuildCancelled) when the job is no longer running.
     job: int | None = None
 
-    def connect(self) -> Any:
-        """A new autocommit connection to the database."""
+    def connect(self, purpose: str = "citebot") -> Any:
+        """A new autocommit connection to the database, named after its purpose and this process
+        (what an operator sees in pg_stat_activity)."""
         import psycopg
 
-        return psycopg.connect(self.dsn, autocommit=True)
+        return psycopg.connect(self.dsn, autocommit=True, application_name=f"{purpose} {os.getpid()}"[:63])
 
     def upgrade(self) -> list[int]:
         """Bring the database's schema up to date (also done by `citebot db upgrade`)."""
@@ -263,7 +264,7 @@ class PostgresLibraryStore:
             delay = 0.5
             while not stop.is_set():
                 try:
-                    with self.connect() as conn:
+                    with self.connect("citebot watch") as conn:
                         conn.execute(f"LISTEN {CHANNEL}")
                         changed(None)
                         delay, checked = 0.5, time.monotonic()

@@ -215,6 +215,7 @@ class FakeDiscord:
                 "user": BOT_USER,
                 "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                 "session_id": f"session-{self.identifies}",
+                "shard": [int(shard), int(count)],
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APP_ID), "flags": 0},
                 "private_channels": [],
