@@ -94,6 +94,7 @@ class Engine:
         self.build_runner = build_runner
         self._stopping = threading.Event()
         self._stop_watching: Callable[[], None] | None = None
+        self._absent: set[str] = set()  # keys known to have no library, while watching
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self.libraries = LoadedLibraries(config.max_loaded_libraries)
         self.queries = QueryEncoder(
@@ -110,7 +111,21 @@ class Engine:
     def answering(self, server_id: int | None) -> Library:
         """The library that answers for a server: its own if it has one, else the default."""
         own = self.library(server_id)
-        return own if own.exists else self.default
+        return own if self._has_own(own) else self.default
+
+    def _has_own(self, library: Library) -> bool:
+        """Whether the library exists. While the store is watched (a fleet), a server known to have
+        none is not looked up again until a change of its library is announced, or the next
+        re-check: most servers have none, and each look would be a database query."""
+        if self.libraries.get(library.key) is not None:
+            return True
+        watched = self._stop_watching is not None
+        if watched and library.key in self._absent:
+            return False
+        exists = library.exists
+        if watched and not exists:
+            self._absent.add(library.key)
+        return exists
 
     @property
     def default(self) -> Library:
@@ -122,6 +137,10 @@ class Engine:
             self._stop_watching = self.store.watch(self._library_changed)
 
     def _library_changed(self, key: str | None) -> None:
+        if key is None:
+            self._absent.clear()
+        else:
+            self._absent.discard(key)
         keys = self.libraries.loaded_keys() if key is None else [key]
         for changed, version in self.store.versions(keys).items():
             try:

@@ -260,8 +260,8 @@ def test_with_database_url_libraries_and_questions_live_in_postgres(
     cli_env: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", postgres_dsn)
-    assert run_cli("db", "upgrade") == (0, "Schema at version 2 (applied 1, 2).\n")
-    assert run_cli("db", "upgrade") == (0, "Schema at version 2 (nothing to apply).\n")
+    assert run_cli("db", "upgrade") == (0, "Schema at version 3 (applied 1, 2, 3).\n")
+    assert run_cli("db", "upgrade") == (0, "Schema at version 3 (nothing to apply).\n")
     page = tmp_path / "harbour.txt"
     page.write_text("Harbour Vote\n\nThe council of Harbour Town voted to lease its disused docks.\n", "utf-8")
     server = "1161234567890123456"  # a real snowflake: 64 bits

@@ -68,3 +68,21 @@ def test_settings_are_read_by_their_declared_type(declared: object, raw: str, pa
 def test_a_setting_of_a_type_without_a_rule_is_a_programming_error() -> None:
     with pytest.raises(TypeError, match="No rule"):
         parse_setting("a_setting", dict[str, int], "{}")
+
+
+def test_shard_ids_name_the_shards_this_process_connects() -> None:
+    def shards(**env: str) -> tuple[int, ...] | None:
+        return Settings.from_env(env, env_file=None).owned_shards()
+
+    assert shards() is None  # not sharded: one connection
+    assert shards(SHARD_COUNT="4") == (0, 1, 2, 3)
+    assert shards(SHARD_COUNT="8", SHARD_IDS="0-2, 6,2") == (0, 1, 2, 6)
+    for env, message in (
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "must name shards from 0 to 1"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1-0"}, "is not valid"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "one"}, "is not valid"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be at least 1"),
+    ):
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env(env, env_file=None)

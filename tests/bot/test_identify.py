@@ -1,0 +1,64 @@
+"""IDENTIFY pacing across a fleet, through the database (bot/identify.py)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from citebot.bot.identify import MAX_RESTART_DELAY, IdentifyGate, restart_delay
+from citebot.index.postgres_store import PostgresLibraryStore
+
+
+def test_a_shard_that_keeps_restarting_waits_longer_each_time_up_to_a_ceiling() -> None:
+    delays = [restart_delay(n) for n in range(12)]
+    assert delays[:3] == [0.0, 0.0, 0.0]
+    assert delays[3:6] == [5.0, 10.0, 20.0]
+    assert max(delays) == MAX_RESTART_DELAY and delays == sorted(delays)
+    assert 86_400 / MAX_RESTART_DELAY < 1000  # a loop at the ceiling stays under Discord's daily budget
+
+
+@pytest.fixture
+def dsn(postgres_dsn: str, tmp_path: Path) -> str:
+    PostgresLibraryStore(postgres_dsn, tmp_path).upgrade()
+    return postgres_dsn
+
+
+def test_processes_identify_one_at_a_time_per_bucket(dsn: str) -> None:
+    interval = 0.4
+    started: list[tuple[int, float]] = []
+
+    def identify(shard: int) -> None:
+        IdentifyGate(dsn, interval=interval).wait_turn(shard, max_concurrency=1)
+        started.append((shard, time.monotonic()))
+
+    threads = [threading.Thread(target=identify, args=(shard,)) for shard in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    times = sorted(at for _, at in started)
+    assert len(times) == 3
+    assert all(later - earlier >= interval * 0.9 for earlier, later in itertools.pairwise(times))
+
+
+def test_shards_of_different_buckets_identify_together(dsn: str) -> None:
+    gate = IdentifyGate(dsn, interval=5.0)
+    started = time.monotonic()
+    assert gate.wait_turn(0, max_concurrency=2) == 0.0
+    assert gate.wait_turn(1, max_concurrency=2) == 0.0  # bucket 1: no wait for bucket 0
+    assert time.monotonic() - started < 5.0
+
+
+def test_a_stopping_process_stops_waiting(dsn: str) -> None:
+    first = IdentifyGate(dsn, interval=30.0)
+    first.wait_turn(0)
+    second = IdentifyGate(dsn, interval=30.0)
+    threading.Timer(0.3, second.stopping.set).start()
+    started = time.monotonic()
+    second.wait_turn(0)
+    assert time.monotonic() - started < 5.0
