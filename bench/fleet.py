@@ -35,11 +35,12 @@ import common
 import psycopg
 from common import peak_rss_mb, report, summary_ms
 
-from citebot.bot.settings import PACKAGE_CORPUS
+from citebot.bot.settings import PACKAGE_CORPUS, Settings
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.library import NewDocument
 from citebot.index.library_store import library_key
 from citebot.index.postgres_store import PostgresLibraryStore
+from citebot.index.vectors import limit_search_threads
 
 TEMPLATES = 20
 QUESTIONS = [
@@ -169,8 +170,10 @@ def publish_to_answer(dsn: str, tmp: Path, engine: Engine, rounds: int) -> list[
 
 def child(dsn: str, index_dir: str, mode: str, seconds: float) -> None:
     """One process as a bot holds its engine: load 100 libraries, then answer (see the docstring)."""
+    threads = Settings.from_env({}, env_file=None).answer_threads  # the bot's default
+    limit_search_threads(threads)
     engine = Engine(
-        EngineConfig(index_dir=Path(index_dir), corpus_paths=(PACKAGE_CORPUS,)),
+        EngineConfig(index_dir=Path(index_dir), corpus_paths=(PACKAGE_CORPUS,), answer_threads=threads),
         store=PostgresLibraryStore(dsn, Path(index_dir) / f"mirror-{os.getpid()}"),
     )
     servers = [server(n) for n in range(100)]

@@ -19,7 +19,7 @@ from common import report, summary_ms
 from citebot.bot.settings import PACKAGE_CORPUS
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.evaluate import read_questions, read_squad
-from citebot.index.vectors import search
+from citebot.index.vectors import limit_search_threads, search
 
 PREFIXES = ["", "hey, ", "quick question: ", "can you tell me ", "so ", "pls "]
 
@@ -37,7 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--squad", type=Path, help="a SQuAD-format file: its first article and questions")
+    parser.add_argument("--threads", type=int, default=0, help="ANSWER_THREADS (0: one per core)")
     args = parser.parse_args()
+    limit_search_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         if args.squad:
             article = read_squad(args.squad)[0]
@@ -47,7 +49,9 @@ def main() -> None:
         else:
             corpus = PACKAGE_CORPUS
             base = [q.question for q in read_questions(common.ROOT / "tests/data/dev_questions.jsonl")]
-        engine = Engine(EngineConfig(index_dir=Path(tmp) / "index", corpus_paths=(corpus,)))
+        engine = Engine(
+            EngineConfig(index_dir=Path(tmp) / "index", corpus_paths=(corpus,), answer_threads=args.threads)
+        )
         engine.default.loaded()
         encoder = engine.query_embedder
         stored = engine.default.loaded().stored
@@ -74,6 +78,7 @@ def main() -> None:
             ("ratio p50", round(ratio, 3), "target <= 1.5"),
             ("ratio p95", round(answer["p95_ms"] / bare["p95_ms"], 3), ""),
             ("query encoder", type(encoder).__name__, ""),
+            ("threads", args.threads or "one per core", ""),
         ],
         {"answer": answer, "bare": bare, "ratio_p50": ratio, "encoder": type(encoder).__name__},
     )

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from citebot.index.engine import Engine
 from citebot.index.errors import CitebotError
+from citebot.index.vectors import limit_search_threads
 
 from .cogs.about import AboutCog
 from .cogs.ask import AskCog
@@ -404,6 +405,7 @@ async def serve(settings: Settings, **options: Any) -> int:
     if problem:
         log.error("citebot cannot start: %s", problem)
         return EXIT_FAILED
+    limit_search_threads(settings.answer_threads)
     bot = make_bot(settings, make_engine(settings), **options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -133,6 +133,12 @@ class Settings:
         shown="—",
     )
     metrics_host: str = setting("127.0.0.1", "the address `/healthz` and `/metrics` listen on", section="Discord")
+    answer_threads: int = setting(
+        1,
+        "CPU threads one question's embedding and search use; 1 answers the most questions per second, "
+        "whether one process or several share a machine (0: one per core)",
+        section="Discord",
+    )
     shard_count: int | None = setting(
         None,
         "run sharded: the fleet's total number of shards (each process connects the shards of `SHARD_IDS`); "
@@ -277,6 +283,8 @@ class Settings:
             raise SettingsError("KEEP_QUESTIONS_DAYS must be more than 0.")
         if self.delete_after_leave_days < 0:
             raise SettingsError("DELETE_AFTER_LEAVE_DAYS must be 0 or more.")
+        if self.answer_threads < 0:
+            raise SettingsError("ANSWER_THREADS must be 0 (one per core) or more.")
         if self.shard_count is not None and self.shard_count < 1:
             raise SettingsError("SHARD_COUNT must be at least 1.")
         if self.shard_ids is not None:
@@ -320,6 +328,7 @@ class Settings:
             max_loaded_libraries=self.max_loaded_libraries,
             build_timeout_seconds=self.build_timeout_seconds,
             allow_private_urls=self.allow_private_urls,
+            answer_threads=self.answer_threads,
         )
 
     def library_store(self) -> LibraryStore:

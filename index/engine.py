@@ -48,6 +48,7 @@ class EngineConfig:
     max_loaded_libraries: int = 100
     allow_private_urls: bool = False
     build_timeout_seconds: float = 600.0
+    answer_threads: int = 0  # threads embedding one question uses (0: one per core)
 
     @property
     def model_id(self) -> str:
@@ -98,7 +99,12 @@ class Engine:
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model)
         self.libraries = LoadedLibraries(config.max_loaded_libraries)
         self.queries = QueryEncoder(
-            self.embedder, config.model_id, config.index_dir, choice=config.query_encoder, has_index=self._has_any
+            self.embedder,
+            config.model_id,
+            config.index_dir,
+            choice=config.query_encoder,
+            has_index=self._has_any,
+            threads=config.answer_threads,
         )
         self.build_options = config.build_options
         self.builder = IndexBuilder(self.embedder, self.build_options, before_write=self.queries.export)

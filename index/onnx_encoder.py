@@ -105,15 +105,16 @@ class OnnxEmbedder:
         return vectors.astype(np.float32)
 
 
-def load_onnx_embedder(index_dir: Path, model_id: str) -> OnnxEmbedder | None:
+def load_onnx_embedder(index_dir: Path, model_id: str, *, threads: int = 0) -> OnnxEmbedder | None:
     """The exported encoder for `model_id`, checked against its hashes and its dimension; None if
-    there is none. A damaged export is removed, with a warning, so that it is made again."""
+    there is none. A damaged export is removed, with a warning, so that it is made again. `threads`:
+    ONNX Runtime's threads per encode (0: one per core)."""
     directory = encoder_dir(index_dir, model_id)
     if not (directory / "encoder.json").is_file():
         return None
     try:
         problem = _damage(directory)
-        embedder = None if problem else OnnxEmbedder(directory)
+        embedder = None if problem else OnnxEmbedder(directory, threads=threads)
         if embedder is not None:
             probe = embedder.encode(["a probe sentence"])
             if probe.shape != (1, embedder.dimension) or not np.isfinite(probe).all():

@@ -19,13 +19,21 @@ class QueryEncoder:
     """Chooses, loads and (when needed) makes the embedder that questions go through."""
 
     def __init__(
-        self, model: Embedder, model_id: str, index_dir: Path, *, choice: str, has_index: Callable[[], bool]
+        self,
+        model: Embedder,
+        model_id: str,
+        index_dir: Path,
+        *,
+        choice: str,
+        has_index: Callable[[], bool],
+        threads: int = 0,
     ) -> None:
         self.model = model
         self.model_id = model_id
         self.index_dir = index_dir
         self.choice = choice  # "auto" or "sentence-transformers"
         self._has_index = has_index
+        self.threads = threads  # ONNX Runtime threads per question (0: one per core)
         self._chosen: Embedder | None = None
 
     @property
@@ -70,4 +78,4 @@ class QueryEncoder:
             return None
         from .onnx_encoder import load_onnx_embedder
 
-        return load_onnx_embedder(self.index_dir, self.model_id)
+        return load_onnx_embedder(self.index_dir, self.model_id, threads=self.threads)

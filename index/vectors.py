@@ -66,3 +66,14 @@ def search(
     if params is not None:
         return index.search(queries, k, params=params)
     return index.search(queries, k)
+
+
+def limit_search_threads(threads: int) -> None:
+    """FAISS's OpenMP threads, for the whole process (0 leaves its default: one per core).
+
+    Set once where a serving process starts: searching one question's vector gains nothing from
+    more threads, and idle OpenMP threads spinning beside another process's slow both down."""
+    if threads > 0:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
