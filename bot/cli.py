@@ -522,20 +522,30 @@ def cmd_worker(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
     import threading
 
     from citebot.index.build_process import ChildSpec, build_model_builder
-    from citebot.index.build_queue import BuildWorker
+    from citebot.index.build_queue import BuildWorker, queue_depth
     from citebot.index.postgres_store import PostgresLibraryStore
+
+    from .metrics import WorkerMetrics, serve_worker_health
 
     settings.apply_model_environment()
     store = settings.library_store()
     assert isinstance(store, PostgresLibraryStore)
     options = settings.engine_config().build_options
     spec = ChildSpec(settings.embedding_model, settings.index_dir, options, settings.query_encoder)
-    worker = BuildWorker(store, lambda: build_model_builder(spec))
+    metrics = WorkerMetrics(lambda: queue_depth(store))
+    worker = BuildWorker(store, lambda: build_model_builder(spec), observe=metrics.built)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
+    health = None
+    if settings.metrics_port is not None:
+        health = serve_worker_health(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.connected)
     log.info("citebot worker: waiting for builds (%s).", worker.name)
-    worker.serve(stop)
+    try:
+        worker.serve(stop)
+    finally:
+        if health is not None:
+            health.shutdown()
     log.info("citebot worker stopped after %d builds.", worker.built)
     return 0
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -98,3 +100,59 @@ async def serve_health(
     await web.TCPSite(runner, host, port).start()
     log.info("Serving /healthz and /metrics on %s:%s.", host, port)
     return runner
+
+
+class WorkerMetrics:
+    """What a build worker (`citebot worker`) tells its operator: builds and the queue."""
+
+    def __init__(self, queue_depth: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry()
+        self.builds = Counter(
+            "citebot_builds", "Builds run by this worker, by outcome", ["outcome"], registry=self.registry
+        )
+        self.build_seconds = Histogram(
+            "citebot_build_seconds",
+            "Duration of builds",
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600),
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "citebot_build_queue_depth", "Build jobs waiting in the fleet's queue", registry=self.registry
+        )
+        self.queue.set_function(queue_depth)
+        for outcome in ("published", "failed", "cancelled"):
+            self.builds.labels(outcome)
+
+    def built(self, outcome: str, seconds: float) -> None:
+        self.builds.labels(outcome).inc()
+        self.build_seconds.observe(seconds)
+
+
+def serve_worker_health(
+    host: str, port: int, metrics: WorkerMetrics, healthy: Callable[[], bool]
+) -> ThreadingHTTPServer:
+    """/healthz (200 while `healthy()`) and /metrics for a process without an event loop, in a thread;
+    `shutdown()` the server returned to stop it."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                ok = healthy()
+                status, body, kind = (200 if ok else 503), b"ok\n" if ok else b"unhealthy\n", "text/plain"
+            elif self.path == "/metrics":
+                status, body, kind = 200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+            else:
+                status, body, kind = 404, b"not found\n", "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="citebot-health", daemon=True).start()
+    log.info("Serving /healthz and /metrics on %s:%s.", host, port)
+    return server

@@ -189,6 +189,16 @@ def look_at(conn: Any, job: int) -> JobLook:
     return JobLook(status, stage, done, total, result, error or {}, worker, bool(alive), int(position), int(workers))
 
 
+def queue_depth(store: PostgresLibraryStore) -> float:
+    """Jobs waiting for a worker now (NaN when the database does not answer)."""
+    try:
+        with store.connect("citebot metrics") as conn:
+            (count,) = conn.execute("SELECT count(*) FROM build_jobs WHERE status = 'queued'").fetchone()
+        return float(count)
+    except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
+        return float("nan")
+
+
 def cancel(conn: Any, job: int) -> bool:
     """Cancel a job not yet published; False when it was published (or ended) first."""
     row = conn.execute(
@@ -255,12 +265,20 @@ class BuildWorker:
     `make_builder` is called at the first job (the model loads then, once). The worker registers
     its listening connection, so waiting processes can tell it is alive."""
 
-    def __init__(self, store: PostgresLibraryStore, make_builder: Callable[[], IndexBuilder]) -> None:
+    def __init__(
+        self,
+        store: PostgresLibraryStore,
+        make_builder: Callable[[], IndexBuilder],
+        *,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.store = store
         self.make_builder = make_builder
+        self.observe = observe or (lambda _outcome, _seconds: None)  # each build: outcome, seconds
         self.name = f"process {os.getpid()} on {socket.gethostname()}"
         self._builder: IndexBuilder | None = None
         self.built = 0
+        self.connected = False  # registered, on a live connection
 
     def serve(self, stop: threading.Event, *, idle_check: float = 1.0) -> None:
         """Run jobs until `stop` is set; a lost database connection is retried with back-off."""
@@ -270,7 +288,7 @@ class BuildWorker:
                 with self.store.connect("citebot worker") as conn:
                     self._register(conn)
                     conn.execute(f"LISTEN {JOBS_CHANNEL}")
-                    delay = 0.5
+                    self.connected, delay = True, 0.5
                     log.info("Build worker ready (%s).", self.name)
                     while not stop.is_set():
                         if self.run_one(conn):
@@ -278,6 +296,7 @@ class BuildWorker:
                         for _ in conn.notifies(timeout=idle_check, stop_after=1):
                             break
             except Exception:
+                self.connected = False
                 if stop.is_set():
                     return
                 log.warning("Lost the database; reconnecting in %g s.", delay, exc_info=True)
@@ -330,8 +349,10 @@ class BuildWorker:
             if not fail(conn, job.id, error):  # it was published before the failure: that stands
                 self._finish(conn, job.id, {})
             self.store.tidy_mirror(job.key)
+            self.observe("cancelled" if isinstance(error, BuildCancelled) else "failed", time.perf_counter() - started)
             return True
         self._finish(conn, job.id, {"titles": list(built.titles), "embedded_sentences": built.embedded_sentences})
+        self.observe("published", time.perf_counter() - started)
         self.built += 1
         log.info("Built %s (job %d) in %.1f s.", job.key, job.id, time.perf_counter() - started)
         return True

@@ -57,6 +57,7 @@ class Fleet:
         }
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.metrics_port = free_port()
+        self.worker_metrics_port = free_port()
         self.asked: list[str] = []
 
     async def start(self, name: str, *args: str, **settings: str) -> asyncio.subprocess.Process:
@@ -121,7 +122,7 @@ async def fleet(server: FakeDiscord, postgres_dsn: str, tmp_path: Path) -> Async
     running = Fleet(server, postgres_dsn, tmp_path)
     await running.start("bot-0", "run", SHARD_COUNT="2", SHARD_IDS="0")
     await running.start("bot-1", "run", SHARD_COUNT="2", SHARD_IDS="1", METRICS_PORT=str(running.metrics_port))
-    await running.start("worker", "worker")
+    await running.start("worker", "worker", METRICS_PORT=str(running.worker_metrics_port))
     try:
         await server.wait_for(lambda: len(server.identified_shards) >= 2, timeout=120)
         yield running
@@ -163,6 +164,13 @@ async def test_a_fleet_of_two_shards_and_a_worker(fleet: Fleet, server: FakeDisc
         assert conn.execute("SELECT status, worker FROM build_jobs").fetchall()[0][0] == "done"
     assert "disused docks" in await fleet.mention("what did the council vote to lease?", GUILD_SHARD_1)
     assert "disused docks" not in await fleet.mention("what did the council vote to lease?", GUILD_ID)
+    async with aiohttp.ClientSession() as http:  # the worker reports its health and its builds
+        async with http.get(f"http://127.0.0.1:{fleet.worker_metrics_port}/healthz") as health:
+            assert health.status == 200
+        async with http.get(f"http://127.0.0.1:{fleet.worker_metrics_port}/metrics") as scraped:
+            metrics = await scraped.text()
+    assert 'citebot_builds_total{outcome="published"} 1.0' in metrics
+    assert "citebot_build_queue_depth 0.0" in metrics
 
     # A version published from the terminal (another machine, an empty INDEX_DIR) is answered from
     # by its owner within a second.
