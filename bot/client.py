@@ -151,7 +151,7 @@ class CitebotBot(commands.Bot):
 
     async def healthy(self) -> bool:
         """Connected to Discord, not stopping, and the shared database (if any) answers."""
-        if self._stopping or self.is_closed() or not self.is_ready():
+        if self._stopping or self.is_closed() or not self.is_ready() or not self._gateways_open():
             return False
         if not self.settings.database_url:
             return True
@@ -159,6 +159,13 @@ class CitebotBot(commands.Bot):
             return await asyncio.wait_for(asyncio.to_thread(database_answers, self.settings.database_url), 3.0)
         except TimeoutError:
             return False
+
+    def _gateways_open(self) -> bool:
+        """Every gateway connection of this process is open now (each shard's, when sharded)."""
+        shards = getattr(self, "shards", None)
+        if isinstance(shards, dict) and shards:
+            return all(not shard.is_closed() for shard in shards.values())
+        return self.ws is not None and bool(self.ws.open)
 
     def owns(self, server_id: int) -> bool:
         """Whether this process's shards carry the server (always, unsharded)."""
