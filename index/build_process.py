@@ -27,6 +27,7 @@ from .errors import BuildCancelled, BuildCrashed, BuildTimedOut, CitebotError
 from .library_store import LibraryStore
 
 log = logging.getLogger(__name__)
+EXPORT = "export"  # a job a child runs instead of a build: export the model to ONNX
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class BuildProcess:
         self.process.start()
         child_end.close()
 
-    def run(self, job: _Job, progress: BuildProgress, timeout: float) -> dict[str, Any]:
+    def run(self, job: _Job | str, progress: BuildProgress, timeout: float) -> dict[str, Any]:
         self._conn.send(job)
         deadline = time.monotonic() + timeout
         while True:
@@ -201,6 +202,20 @@ class ChildBuilds:
         for child, _ in done:
             child.close()
 
+    def export_model(self, timeout: float = 600.0) -> None:
+        """Export the model to ONNX under the spec's INDEX_DIR in a child process, so that this
+        process embeds questions without ever loading torch."""
+        child = self._acquire()
+        try:
+            child.run(EXPORT, lambda _stage, _done, _total: None, timeout)
+        except (BuildCrashed, BuildTimedOut):
+            self._discard(child)
+            raise
+        except BaseException:
+            self._release(child)
+            raise
+        self._release(child)
+
     @property
     def pids(self) -> list[int]:
         """Process ids of the build processes alive now (busy or idle)."""
@@ -237,6 +252,14 @@ def _child_main(conn: Connection, spec: ChildSpec) -> None:
             return
         if job is None:
             return
+        if job == EXPORT:
+            try:
+                export_model(spec)
+                conn.send(("done", {}))
+            except Exception as exc:
+                log.exception("Export failed")
+                send_error(conn, CitebotError(f"The model could not be exported ({type(exc).__name__})."))
+            continue
         try:
             if builder is None:
                 builder = build_model_builder(spec)
@@ -252,6 +275,15 @@ def _child_main(conn: Connection, spec: ChildSpec) -> None:
         except Exception as exc:
             log.exception("Build failed")
             send_error(conn, CitebotError(f"The build failed unexpectedly ({type(exc).__name__})."))
+
+
+def export_model(spec: ChildSpec) -> None:
+    """Load the sentence-transformers model and export it to ONNX under `spec.index_dir`."""
+    from .onnx_encoder import export_onnx
+
+    model = SentenceTransformerEmbedder(spec.model)
+    with model.exclusive() as loaded:
+        export_onnx(loaded, spec.options.model_id, spec.index_dir)
 
 
 def send_error(conn: Connection, exc: CitebotError) -> None:

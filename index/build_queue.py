@@ -141,6 +141,13 @@ class QueuedBuilds:
                 raise BuildCancelled("citebot is stopping; the build was stopped and nothing was changed.")
             self._closed.wait(self.poll)
 
+    def export_model(self) -> None:
+        """The ONNX export of the model, made in this machine's child process (for questions here)."""
+        export = getattr(self.local, "export_model", None)
+        if export is None:
+            raise CitebotError("No build process here to export the model in.")
+        export()
+
     def close(self) -> None:
         """Stop waiting: jobs waited on are cancelled (a worker stops them at its next progress)."""
         self._closed.set()

@@ -105,6 +105,7 @@ class Engine:
             choice=config.query_encoder,
             has_index=self._has_any,
             threads=config.answer_threads,
+            export_elsewhere=self._export_in_build_process,
         )
         self.build_options = config.build_options
         self.builder = IndexBuilder(self.embedder, self.build_options, before_write=self.queries.export)
@@ -153,6 +154,18 @@ class Engine:
                 Library(changed, self).refresh(version)
             except CitebotError:
                 log.warning("Could not reload library %s after another process changed it.", changed, exc_info=True)
+
+    def _export_in_build_process(self) -> bool:
+        """Make the ONNX export where builds run (a child process), not here; False if they run here."""
+        export = getattr(self.build_runner, "export_model", None)
+        if export is None:
+            return False
+        try:
+            export()
+        except CitebotError:
+            log.warning("The build process could not export the model; exporting here.", exc_info=True)
+            return False
+        return True
 
     def server_libraries(self) -> list[int]:
         """The ids of servers that have a library."""

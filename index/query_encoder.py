@@ -27,6 +27,7 @@ class QueryEncoder:
         choice: str,
         has_index: Callable[[], bool],
         threads: int = 0,
+        export_elsewhere: Callable[[], bool] = lambda: False,
     ) -> None:
         self.model = model
         self.model_id = model_id
@@ -34,6 +35,8 @@ class QueryEncoder:
         self.choice = choice  # "auto" or "sentence-transformers"
         self._has_index = has_index
         self.threads = threads  # ONNX Runtime threads per question (0: one per core)
+        # Exports in another process (a build child) when it can; True if it did.
+        self._export_elsewhere = export_elsewhere
         self._chosen: Embedder | None = None
 
     @property
@@ -60,6 +63,9 @@ class QueryEncoder:
     def export(self) -> None:
         """Export the model to ONNX (when it is a sentence-transformers model and ONNX is wanted)."""
         if not self.exports or not isinstance(self.model, SentenceTransformerEmbedder):
+            return
+        if self._export_elsewhere():
+            self.look_again()
             return
         from .onnx_encoder import export_onnx
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
@@ -18,7 +19,7 @@ from citebot.index.embed import DEFAULT_MODEL
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.errors import BuildCrashed, BuildInProgress, DocumentRejected
 from citebot.index.library import NewDocument
-from citebot.index.library_store import library_key
+from citebot.index.library_store import DEFAULT_KEY, library_key
 
 from ..conftest import ARTICLE
 from .test_library import leftovers
@@ -143,3 +144,28 @@ def test_every_engine_error_crosses_the_process_boundary_as_itself() -> None:
 def test_an_error_from_outside_citebot_arrives_as_a_plain_citebot_error() -> None:
     error = received_error(("error", "builtins", "ValueError", "boom"))
     assert type(error) is errors.CitebotError and str(error) == "boom"
+
+
+def test_a_process_whose_builds_run_elsewhere_has_the_model_exported_there(tmp_path: Path, real_engine: Engine) -> None:
+    """A fleet's bot process meets a library it did not build: the ONNX export for its questions is
+    made in a child process, and the model (torch) is never loaded in this one."""
+    from citebot.index.embed import SentenceTransformerEmbedder
+    from citebot.index.file_store import FileLibraryStore
+    from citebot.index.onnx_encoder import OnnxEmbedder
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(
+        FileLibraryStore(real_engine.config.index_dir).directory(DEFAULT_KEY),
+        FileLibraryStore(index_dir).directory(DEFAULT_KEY),
+    )  # published by another process: nothing was built here
+    model = SentenceTransformerEmbedder()  # not loaded until something needs it
+    engine = Engine(EngineConfig(index_dir=index_dir, corpus_paths=(ARTICLE,)), embedder=model)
+    engine.build_runner = ChildBuilds(ChildSpec(DEFAULT_MODEL, index_dir, engine.build_options), linger=0.5)
+    try:
+        answer = engine.default.answer("why did relations rupture?")
+    finally:
+        engine.close()
+
+    assert isinstance(engine.query_embedder, OnnxEmbedder)
+    assert model._model is None  # the model was never loaded in this process
+    assert "2018" in answer.answer
