@@ -21,6 +21,15 @@ questions_log = logging.getLogger("citebot.questions")
 OUTCOMES = ("answered", "uncertain", "abstained", "summary", "failed")
 
 
+def build_instruments(registry: CollectorRegistry, what: str) -> tuple[Counter, Histogram]:
+    """`citebot_builds` by outcome and `citebot_build_seconds`, the same in bot and worker processes."""
+    counter = Counter("citebot_builds", f"{what}, by outcome", ["outcome"], registry=registry)
+    duration = Histogram(
+        "citebot_build_seconds", f"{what}: duration", buckets=(1, 5, 15, 30, 60, 120, 300, 600), registry=registry
+    )
+    return counter, duration
+
+
 class Metrics:
     """The counters, histograms and gauges of one bot, in a registry of their own."""
 
@@ -35,13 +44,7 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
-        self.builds = Counter("citebot_builds", "Library changes, by outcome", ["outcome"], registry=self.registry)
-        self.build_seconds = Histogram(
-            "citebot_build_seconds",
-            "Duration of library changes",
-            buckets=(1, 5, 15, 30, 60, 120, 300, 600),
-            registry=self.registry,
-        )
+        self.builds, self.build_seconds = build_instruments(self.registry, "Library changes")
         self.build_queue = Gauge(
             "citebot_build_queue_depth", "Changes waiting for a build slot", registry=self.registry
         )
@@ -107,15 +110,7 @@ class WorkerMetrics:
 
     def __init__(self, queue_depth: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
-        self.builds = Counter(
-            "citebot_builds", "Builds run by this worker, by outcome", ["outcome"], registry=self.registry
-        )
-        self.build_seconds = Histogram(
-            "citebot_build_seconds",
-            "Duration of builds",
-            buckets=(1, 5, 15, 30, 60, 120, 300, 600),
-            registry=self.registry,
-        )
+        self.builds, self.build_seconds = build_instruments(self.registry, "Builds run by this worker")
         self.queue = Gauge(
             "citebot_build_queue_depth", "Build jobs waiting in the fleet's queue", registry=self.registry
         )
