@@ -95,7 +95,7 @@ class CitebotBot(commands.Bot):
         )
         self.settings = settings
         self.service = AnswerService(
-            engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.max_concurrent_builds
+            engine, max_concurrent=settings.max_concurrent_answers, max_concurrent_builds=settings.build_slots
         )
         self.conversations = ConversationService(settings.conversation_store, settings.keep_questions_days)
         self.downloads: aiohttp.ClientSession | None = None

@@ -32,6 +32,9 @@ REAL_DISCORD_GATEWAY = "wss://gateway.discord.gg"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+FLEET_BUILD_WAITS = 32  # builds a fleet's bot process waits on at once (the workers run them)
+
+
 class SettingsError(ValueError):
     """A setting has a value citebot cannot use; the message names the setting."""
 
@@ -112,7 +115,8 @@ class Settings:
     max_library_bytes: int = setting(10_000_000, "total size of one server's documents, in bytes", section="Libraries")
     max_concurrent_builds: int = setting(
         1,
-        "library builds of different servers that run at once; the others queue, their position shown",
+        "library builds of different servers that run at once; the others queue, their position shown "
+        "(in a fleet, the build workers set the pace: each bot process waits on up to 32 at once)",
         section="Libraries",
     )
     max_loaded_libraries: int = setting(
@@ -341,6 +345,12 @@ class Settings:
         store = PostgresLibraryStore(self.database_url, self.index_dir / "mirror")
         store.upgrade()
         return store
+
+    @property
+    def build_slots(self) -> int:
+        """Builds one process runs or waits on at once: its own limit, or in a fleet (where workers
+        run them and queue the rest) enough to wait on many."""
+        return max(self.max_concurrent_builds, FLEET_BUILD_WAITS) if self.database_url else self.max_concurrent_builds
 
     def departures(self) -> Departures:
         """When the bot left which servers: a file under INDEX_DIR, or DATABASE_URL."""

@@ -86,3 +86,9 @@ def test_shard_ids_name_the_shards_this_process_connects() -> None:
     ):
         with pytest.raises(SettingsError, match=message):
             Settings.from_env(env, env_file=None)
+
+
+def test_a_fleet_process_waits_on_many_builds_at_once_the_workers_setting_the_pace() -> None:
+    assert Settings.from_env({}, env_file=None).build_slots == 1
+    fleet = Settings.from_env({"DATABASE_URL": "postgresql://db.internal/citebot"}, env_file=None)
+    assert fleet.build_slots == 32
