@@ -62,7 +62,7 @@ class Fleet:
         store = PostgresLibraryStore(dsn, root / "bot" / "mirror")
         store.upgrade()
         self.local = LocalBuilds()
-        self.queue = QueuedBuilds(store, self.local, poll=0.05, no_worker_grace=1.0)
+        self.queue = QueuedBuilds(store, self.local, poll=0.05, no_worker_grace=3.0)
         self.engine = Engine(
             engine_config(root / "bot"), embedder=HashingEmbedder(), store=store, build_runner=self.queue
         )
