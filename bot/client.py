@@ -35,7 +35,7 @@ from .components import persistent_items
 from .conversations import ConversationService
 from .cooldown import Cooldown
 from .errors import DiscordUnreachable
-from .identify import IdentifyGate
+from .identify import Gate, IdentifyGate, RestartBackoff
 from .messages import reply_for_error
 from .metrics import serve_health
 from .render import render_notice
@@ -101,7 +101,9 @@ class CitebotBot(commands.Bot):
         self.downloads: aiohttp.ClientSession | None = None
         self.health: web.AppRunner | None = None
         self.seen = SeenEvents()
-        self.identify_gate = IdentifyGate(settings.database_url) if settings.database_url else None
+        self.identify_gate: Gate = (
+            IdentifyGate(settings.database_url) if settings.database_url else RestartBackoff(settings.index_dir)
+        )
         self._max_concurrency: int | None = None
         self._stopping = False
         self._skip_events_that_fail_to_parse()
@@ -174,10 +176,12 @@ class CitebotBot(commands.Bot):
         return shards is None or count is None or (server_id >> 22) % count in shards
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        """In a fleet, wait for this shard's turn through the database (see bot/identify.py);
-        otherwise discord.py's own pacing, for the shards of this one process."""
-        if self.identify_gate is None:
-            await super().before_identify_hook(shard_id, initial=initial)
+        """Back off when a shard keeps restarting; in a fleet, also wait for this shard's turn through
+        the database (see bot/identify.py); otherwise discord.py paces the shards of this process."""
+        if not isinstance(self.identify_gate, IdentifyGate):
+            waited = await asyncio.to_thread(self.identify_gate.wait_turn, shard_id or 0)
+            if not waited:
+                await super().before_identify_hook(shard_id, initial=initial)
             return
         if self._max_concurrency is None:
             try:
@@ -251,8 +255,7 @@ class CitebotBot(commands.Bot):
         log.exception("Unhandled error in %s", event_method)
 
     async def close(self) -> None:
-        if self.identify_gate is not None:
-            self.identify_gate.stopping.set()
+        self.identify_gate.stopping.set()
         await super().close()
         if self.health is not None:
             await self.health.cleanup()

@@ -1,18 +1,24 @@
-"""Pacing IDENTIFYs across a fleet: Discord's session-start rate, and back-off when restarting.
+"""Pacing IDENTIFYs: Discord's session-start rate across a fleet, and back-off when restarting.
 
 Discord lets an application start one session per `max_concurrency` bucket (shard_id %
 max_concurrency) every 5 seconds, and a fixed number of sessions a day. Processes on many
 machines share the pace through the fleet's database: each IDENTIFY takes its bucket's row, and
 waits until 5 seconds after the last one of that bucket, by the database's clock. Every IDENTIFY is
 recorded per shard, so a shard that keeps starting again (a crash-restart loop) waits longer each
-time, and a loop can never spend the day's budget.
+time, and a loop can never spend the day's budget. The embedded mode keeps the same per-shard
+record in a file (`RestartBackoff`); discord.py paces the shards of its one process.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from citebot.index.store import write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,55 @@ def restart_delay(recent: int) -> float:
     if recent < FREE_RESTARTS:
         return 0.0
     return float(min(IDENTIFY_INTERVAL * 2 ** (recent - FREE_RESTARTS), MAX_RESTART_DELAY))
+
+
+class Gate(Protocol):
+    stopping: threading.Event
+
+    def wait_turn(self, shard_id: int, max_concurrency: int = 1) -> float:
+        """Block until this shard may IDENTIFY, and record that it does; returns the seconds waited."""
+        ...
+
+
+class RestartBackoff:
+    """The embedded mode's gate: only the restart back-off, its record in INDEX_DIR/identifies.json."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = index_dir / "identifies.json"
+        self.stopping = threading.Event()
+
+    def _read(self) -> dict[str, list[float]]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            str(k): [float(t) for t in v if isinstance(t, (int, float))] for k, v in data.items() if isinstance(v, list)
+        }
+
+    def wait_turn(self, shard_id: int, max_concurrency: int = 1) -> float:
+        history = self._read()
+        now = time.time()
+        recent = [at for at in history.get(str(shard_id), []) if now - at < RESTART_WINDOW]
+        backoff = restart_delay(len(recent))
+        if backoff:
+            log.warning(
+                "Shard %d identified %d times in %d minutes; waiting %.0f s before connecting again.",
+                shard_id,
+                len(recent),
+                RESTART_WINDOW // 60,
+                backoff,
+            )
+            self.stopping.wait(backoff)
+        history[str(shard_id)] = [*recent, time.time()]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_file_atomically(self.path, json.dumps(history).encode("utf-8"))
+        except OSError:
+            log.warning("Could not record an IDENTIFY in %s.", self.path, exc_info=True)
+        return backoff
 
 
 class IdentifyGate:

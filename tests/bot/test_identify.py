@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from citebot.bot.identify import MAX_RESTART_DELAY, IdentifyGate, restart_delay
+from citebot.bot.identify import MAX_RESTART_DELAY, IdentifyGate, RestartBackoff, restart_delay
 from citebot.index.postgres_store import PostgresLibraryStore
 
 
@@ -60,3 +60,13 @@ def test_a_stopping_process_stops_waiting(dsn: str) -> None:
     started = time.monotonic()
     second.wait_turn(0)
     assert time.monotonic() - started < 5.0
+
+
+def test_the_embedded_mode_backs_off_a_shard_that_keeps_restarting(tmp_path: Path) -> None:
+    gate = RestartBackoff(tmp_path)
+    gate.stopping.set()  # report each wait without sleeping it
+    assert [gate.wait_turn(0) for _ in range(5)] == [0.0, 0.0, 0.0, 5.0, 10.0]
+    restarted = RestartBackoff(tmp_path)  # a new process reads the same record
+    restarted.stopping.set()
+    assert restarted.wait_turn(0) == 20.0
+    assert restarted.wait_turn(1) == 0.0  # per shard
