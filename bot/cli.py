@@ -546,6 +546,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
     finally:
         if health is not None:
             health.shutdown()
+        store.close()
     log.info("citebot worker stopped after %d builds.", worker.built)
     return 0
 

@@ -219,10 +219,12 @@ class Engine:
             self.build_runner.close()
 
     def close(self) -> None:
-        """Stop watching and what runs builds elsewhere; a build in progress there changes nothing."""
+        """Stop watching and what runs builds elsewhere (a build in progress there changes nothing),
+        then let go of the store."""
         if self._stop_watching is not None:
             self._stop_watching()
         self.stop_builds()
+        self.store.close()
 
 
 def _within_budget(progress: BuildProgress | None, budget: float, stopping: threading.Event) -> BuildProgress:

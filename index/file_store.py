@@ -157,6 +157,9 @@ class FileLibraryStore:
     def scratch(self, key: str) -> Path:
         return self.directory(key) / EMBEDDINGS
 
+    def close(self) -> None:
+        """Nothing held open: files are opened per use."""
+
 
 def remove_library_files(directory: Path) -> None:
     """Remove a library folder's kept sources, embedding cache and builds (it has no version)."""

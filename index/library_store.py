@@ -89,3 +89,7 @@ class LibraryStore(Protocol):
     def scratch(self, key: str) -> Path:
         """A local folder a build may keep reusable work in (the embedding cache)."""
         ...
+
+    def close(self) -> None:
+        """Let go of what the store holds open (its database connections); at exit."""
+        ...

@@ -20,11 +20,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .build import SourceFile
+from .connections import Connections
 from .database import upgrade
 from .errors import BuildCancelled, BuildInProgress, CitebotError, IndexMissing
 from .file_store import EMBEDDINGS, FileLibraryStore, remove_library_files
@@ -66,13 +67,29 @@ class PostgresLibraryStore:
     # Set on a build worker's copy: publishing also marks this build job published, in the same
     # transaction, and is refused (BuildCancelled) when the job is no longer running.
     job: int | None = None
+    # The short statements' connections, shared by copies made with dataclasses.replace.
+    connections: Connections | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.connections is None:
+            object.__setattr__(self, "connections", Connections(self.dsn))
 
     def connect(self, purpose: str = "citebot") -> Any:
-        """A new autocommit connection to the database, named after its purpose and this process
-        (what an operator sees in pg_stat_activity)."""
+        """A new autocommit connection of the caller's own (a LISTEN, a lock held for a while), named
+        after its purpose and this process (what an operator sees in pg_stat_activity)."""
         import psycopg
 
         return psycopg.connect(self.dsn, autocommit=True, application_name=f"{purpose} {os.getpid()}"[:63])
+
+    def pooled(self) -> contextlib.AbstractContextManager[Any]:
+        """A connection lent from this process's pool, for a few short statements."""
+        assert self.connections is not None  # set in __post_init__
+        return self.connections.connection()
+
+    def close(self) -> None:
+        """Close the pooled connections (at exit; copies made with dataclasses.replace share them)."""
+        if self.connections is not None:
+            self.connections.close()
 
     def upgrade(self) -> list[int]:
         """Bring the database's schema up to date (also done by `citebot db upgrade`)."""
@@ -83,7 +100,7 @@ class PostgresLibraryStore:
         return FileLibraryStore(self.mirror_dir).directory(key)
 
     def exists(self, key: str) -> bool:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             return conn.execute("SELECT 1 FROM libraries WHERE library = %s", (key,)).fetchone() is not None
 
     def read(self, key: str, *, model: str | None = None) -> StoredIndex:
@@ -95,7 +112,7 @@ class PostgresLibraryStore:
     def _synced(self, key: str) -> Path:
         """The mirror of the library's current version, downloaded when it is not the current one."""
         mirror = self._mirror(key)
-        with self.connect() as conn:
+        with self.pooled() as conn:
             row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
             if row is None:
                 raise IndexMissing(f"No index has been built for library {key} yet.")
@@ -135,7 +152,7 @@ class PostgresLibraryStore:
         mirror = self._mirror(key)
         stored = write_index(mirror, version, on_step=on_step)  # written and verified locally first
         build = current_build(mirror)
-        with self.connect() as conn, conn.transaction():
+        with self.pooled() as conn, conn.transaction():
             if self.job is not None:
                 _claim_publication(conn, self.job)
             number = _make_current(
@@ -149,7 +166,7 @@ class PostgresLibraryStore:
         build worker on another machine builds from them)."""
         mirror = self._mirror(key)
         local: list[SourceFile] = []
-        with self.connect() as conn:
+        with self.pooled() as conn:
             for source in sources:
                 if source.origin != "upload":
                     local.append(source)
@@ -167,7 +184,7 @@ class PostgresLibraryStore:
         remove_unfinished_builds(self._mirror(key))
 
     def keep_source(self, key: str, name: str, data: bytes) -> Path:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             conn.execute(
                 "INSERT INTO library_sources VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (key, sha256_bytes(data), Path(name).name, data, time.time()),
@@ -180,7 +197,7 @@ class PostgresLibraryStore:
             sources = self.manifest(key).sources
         except CitebotError:
             sources = ()
-        with self.connect() as conn:
+        with self.pooled() as conn:
             conn.execute(
                 "DELETE FROM library_sources WHERE library = %s AND NOT (sha256 = ANY(%s))",
                 (key, [s.sha256 for s in sources]),
@@ -191,7 +208,7 @@ class PostgresLibraryStore:
             remove_library_files(mirror)
 
     def library_keys(self) -> list[str]:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             keys = [str(row[0]) for row in conn.execute("SELECT library FROM libraries").fetchall()]
         return sorted(keys, key=lambda k: (k != DEFAULT_KEY, server_of(k) or 0))
 
@@ -220,7 +237,7 @@ class PostgresLibraryStore:
             conn.close()
 
     def holder(self, key: str) -> str | None:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             (free,) = conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))", (_lock_name(key),)
             ).fetchone()
@@ -233,7 +250,7 @@ class PostgresLibraryStore:
     def delete(self, key: str) -> bool:
         if key == DEFAULT_KEY:
             raise CitebotError("The default library cannot be deleted.")
-        with self.locked(key, "deleting the library"), self.connect() as conn, conn.transaction():
+        with self.locked(key, "deleting the library"), self.pooled() as conn, conn.transaction():
             existed = conn.execute("DELETE FROM libraries WHERE library = %s", (key,)).rowcount > 0
             conn.execute("DELETE FROM library_versions WHERE library = %s", (key,))
             conn.execute("DELETE FROM library_sources WHERE library = %s", (key,))
@@ -242,12 +259,12 @@ class PostgresLibraryStore:
         return existed
 
     def version(self, key: str) -> str | None:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             row = conn.execute("SELECT current FROM libraries WHERE library = %s", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def versions(self, keys: list[str]) -> dict[str, str | None]:
-        with self.connect() as conn:
+        with self.pooled() as conn:
             rows = conn.execute("SELECT library, current FROM libraries WHERE library = ANY(%s)", (keys,)).fetchall()
         found = {str(key): str(current) for key, current in rows}
         return {key: found.get(key) for key in keys}
@@ -314,7 +331,7 @@ class PostgresLibraryStore:
             if sha256_bytes(data) != record.sha256:
                 raise CitebotError(f"{folder}: the kept copy of {record.name} does not match its manifest.")
             documents.append((record, data))
-        with self.locked(key, "citebot db import"), self.connect() as conn, conn.transaction():
+        with self.locked(key, "citebot db import"), self.pooled() as conn, conn.transaction():
             row = conn.execute(
                 "SELECT v.manifest FROM libraries l JOIN library_versions v "
                 "ON v.library = l.library AND v.version = l.current WHERE l.library = %s",

@@ -161,3 +161,28 @@ def test_postgres_keeps_one_salt_for_every_process_and_upgrades_its_schema_once(
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
     first.close()
     second.close()
+
+
+def test_postgres_carries_on_when_the_server_drops_its_connection(postgres_dsn: str) -> None:
+    """A database restart or an operator's pg_terminate_backend costs no question: the pooled
+    connection is checked before use and replaced."""
+    import os
+
+    import psycopg
+
+    from citebot.bot.postgres_conversations import PostgresConversationStore
+
+    store = PostgresConversationStore(postgres_dsn)
+    try:
+        store.record(message_id=10, server_id=1, channel_id=5, member_id=555, answer=answer("why?"), now=NOW)
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            (dropped,) = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (f"citebot conversations {os.getpid()}",),
+            ).fetchone()
+        assert dropped >= 1
+        store.record(message_id=11, server_id=1, channel_id=5, member_id=555, answer=answer("how?"), now=NOW)
+        assert store.exchange(10) == Exchange("why?", (("abc123", 4),))
+        assert store.exchange(11) == Exchange("how?", (("abc123", 4),))
+    finally:
+        store.close()

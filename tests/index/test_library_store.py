@@ -6,6 +6,7 @@ pass the same tests. The PostgreSQL one runs against the test database (tests/co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,17 @@ SERVER = library_key(42)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> LibraryStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LibraryStore]:
+    opened: LibraryStore
     if request.param == "postgres":
         from citebot.index.postgres_store import PostgresLibraryStore
 
-        shared = PostgresLibraryStore(request.getfixturevalue("postgres_dsn"), tmp_path / "mirror")
-        shared.upgrade()
-        return shared
-    return FileLibraryStore(tmp_path / "store")
+        opened = PostgresLibraryStore(request.getfixturevalue("postgres_dsn"), tmp_path / "mirror")
+        opened.upgrade()
+    else:
+        opened = FileLibraryStore(tmp_path / "store")
+    yield opened
+    opened.close()
 
 
 def publish(store: LibraryStore, key: str, *documents: tuple[str, bytes], on_step=None) -> list[SourceFile]:
@@ -198,3 +202,29 @@ def test_a_library_changed_elsewhere_is_reloaded_by_every_process_holding_it(pos
     finally:
         second.close()
         first.close()
+
+
+def test_a_connection_the_server_drops_is_replaced(postgres_dsn: str, tmp_path: Path) -> None:
+    """Short statements run on pooled connections, each checked before use: after a database
+    restart or pg_terminate_backend the next look-up simply works."""
+    import os
+
+    import psycopg
+
+    from citebot.index.postgres_store import PostgresLibraryStore
+
+    store = PostgresLibraryStore(postgres_dsn, tmp_path / "mirror")
+    store.upgrade()
+    try:
+        publish(store, SERVER, ("harbour.txt", HARBOUR))
+        version = store.version(SERVER)
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            (dropped,) = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (f"citebot {os.getpid()}",),
+            ).fetchone()
+        assert dropped >= 1
+        assert store.version(SERVER) == version
+        assert store.read(SERVER).manifest.counts["documents"] == 1
+    finally:
+        store.close()
