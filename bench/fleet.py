@@ -16,6 +16,8 @@
    loads 100 libraries and answers once from each; its peak RSS.
 6. Throughput: questions answered per second by one process, then by two at once, each answering
    over the same 100 libraries for 15 s (the engine's answer path, no Discord); the ratio.
+7. Connections: `SELECT 1` on a connection opened for it, against one borrowed from the pool the
+   stores use (index/connections.py); p50 of each.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import psycopg
 from common import peak_rss_mb, report, summary_ms
 
 from citebot.bot.settings import PACKAGE_CORPUS, Settings
+from citebot.index.connections import Connections
 from citebot.index.engine import Engine, EngineConfig
 from citebot.index.library import NewDocument
 from citebot.index.library_store import library_key
@@ -212,6 +215,28 @@ def run_children(dsn: str, index_dir: Path, count: int, mode: str, seconds: floa
     return results
 
 
+def connection_costs(dsn: str, rounds: int = 200) -> tuple[list[float], list[float]]:
+    """Seconds per `SELECT 1` with a new connection each time, and with a pooled one."""
+    opened = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT 1").fetchone()
+        opened.append(time.perf_counter() - started)
+    pool = Connections(dsn, "citebot bench")
+    pooled = []
+    try:
+        for n in range(rounds + 1):
+            started = time.perf_counter()
+            with pool.connection() as conn:
+                conn.execute("SELECT 1").fetchone()
+            if n:  # the first one opens the pool
+                pooled.append(time.perf_counter() - started)
+    finally:
+        pool.close()
+    return opened, pooled
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--libraries", type=int, default=10_000)
@@ -238,6 +263,7 @@ def main() -> None:
                 (memory,) = run_children(dsn, tmp / "builder", 1, "rss", 0)
                 (one,) = run_children(dsn, tmp / "builder", 1, "qps", args.seconds)
                 two = run_children(dsn, tmp / "builder", 2, "qps", args.seconds)
+                opened, pooled = connection_costs(dsn)
                 engine.close()
         finally:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -260,6 +286,8 @@ def main() -> None:
             ("questions/s, one process", qps_one, ""),
             ("questions/s, two processes", qps_two, f"{os.cpu_count()} cores"),
             ("two / one", qps_two / qps_one, ""),
+            ("SELECT 1, new connection p50 (ms)", summary_ms(opened)["p50_ms"], ""),
+            ("SELECT 1, pooled connection p50 (ms)", summary_ms(pooled)["p50_ms"], ""),
             ("peak RSS of this script (MB)", peak_rss_mb(), ""),
         ],
         {
@@ -270,6 +298,7 @@ def main() -> None:
             "publish_to_answer": summary_ms(seen),
             "memory": memory,
             "qps": {"one": qps_one, "two": qps_two},
+            "connections": {"new": summary_ms(opened), "pooled": summary_ms(pooled)},
             "root": str(common.ROOT),
         },
     )
