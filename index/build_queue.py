@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .build import BuildProgress, BuildReport, IndexBuilder, Provenance, SourceFile
 from .build_process import received_error
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .engine import BuildRunner
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOBS_CHANNEL = "citebot_build_jobs"  # NOTIFY: a job was queued
 POLL_SECONDS = 0.2  # how often a waiting process looks at its job
@@ -87,9 +88,8 @@ class QueuedBuilds:
             raise BuildCancelled("citebot is stopping; the build was not started.")
         report = progress or (lambda _stage, _done, _total: None)
         started = time.perf_counter()
-        with self.store.connect() as conn:
-            job = enqueue(conn, key, sources)
-            result = self._wait(conn, job, report, timeout)
+        job = self._on_database(enqueue, key, sources)
+        result = self._wait(job, report, timeout)
         stored = self.store.read(key)
         return BuildReport(
             stored.manifest,
@@ -99,12 +99,17 @@ class QueuedBuilds:
             int(result.get("embedded_sentences", 0)),
         )
 
-    def _wait(self, conn: Any, job: int, progress: BuildProgress, timeout: float) -> dict[str, Any]:
+    def _on_database(self, operation: Callable[..., T], *args: Any) -> T:
+        """One step on a pooled connection: up to 32 builds wait at once, each looking every 0.2 s."""
+        with self.store.pooled() as conn:
+            return operation(conn, *args)
+
+    def _wait(self, job: int, progress: BuildProgress, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         alone_since: float | None = None
         shown: tuple[Any, ...] = ()
         while True:
-            look = look_at(conn, job)
+            look = self._on_database(look_at, job)
             if look.status in ("published", "done"):
                 if look.result is not None or not look.worker_alive:
                     return look.result or {}
@@ -113,7 +118,8 @@ class QueuedBuilds:
             elif look.status == "cancelled":
                 raise BuildCancelled("The build was cancelled; nothing was changed.")
             elif look.status == "running" and not look.worker_alive:
-                if fail(conn, job, BuildCrashed("The build worker stopped mid-build; nothing was published.")):
+                crashed = BuildCrashed("The build worker stopped mid-build; nothing was published.")
+                if self._on_database(fail, job, crashed):
                     raise BuildCrashed(
                         f"The build worker ({look.worker}) stopped mid-build; nothing was published. Try again."
                     )
@@ -124,7 +130,7 @@ class QueuedBuilds:
                     alone_since = None
                 elif alone_since is None:
                     alone_since = now
-                elif now - alone_since > self.no_worker_grace and cancel(conn, job):
+                elif now - alone_since > self.no_worker_grace and self._on_database(cancel, job):
                     raise NoBuildWorker(
                         "No build worker is running, so the library cannot be changed now; "
                         "the operator starts one with `citebot worker`."
@@ -135,9 +141,9 @@ class QueuedBuilds:
             if current != shown:
                 progress(*current)
                 shown = current
-            if now > deadline and cancel(conn, job):
+            if now > deadline and self._on_database(cancel, job):
                 raise BuildTimedOut.after(timeout)
-            if self._closed.is_set() and cancel(conn, job):
+            if self._closed.is_set() and self._on_database(cancel, job):
                 raise BuildCancelled("citebot is stopping; the build was stopped and nothing was changed.")
             self._closed.wait(self.poll)
 
@@ -199,7 +205,7 @@ def look_at(conn: Any, job: int) -> JobLook:
 def queue_depth(store: PostgresLibraryStore) -> float:
     """Jobs waiting for a worker now (NaN when the database does not answer)."""
     try:
-        with store.connect("citebot metrics") as conn:
+        with store.pooled() as conn:
             (count,) = conn.execute("SELECT count(*) FROM build_jobs WHERE status = 'queued'").fetchone()
         return float(count)
     except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away

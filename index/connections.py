@@ -47,14 +47,35 @@ class Connections:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
-        """A connection lent for the block; a statement that fails leaves no transaction open on it."""
-        with self._opened().connection(timeout=LEND_TIMEOUT_SECONDS) as conn:
-            yield conn
+        """A connection lent for the block. After `close()` (shutting down), a late statement, such as
+        cancelling a build whose waiter was stopped, gets a connection of its own instead."""
+        from psycopg_pool import PoolClosed
+
+        pool = self._opened()
+        try:
+            lent = None if pool is None else pool.getconn(timeout=LEND_TIMEOUT_SECONDS)
+        except PoolClosed:  # closed since: shutting down
+            lent = None
+        if pool is None or lent is None:
+            import psycopg
+
+            with psycopg.connect(self.dsn, autocommit=True, application_name=self._name()) as own:
+                yield own
+            return
+        try:
+            with lent:  # psycopg's usual end of block; a pooled connection stays open
+                yield lent
+        finally:
+            pool.putconn(lent)
+
+    def _name(self) -> str:
+        """What an operator sees in pg_stat_activity: the purpose and this process."""
+        return f"{self.purpose} {os.getpid()}"[:63]
 
     def _opened(self) -> Any:
         with self._lock:
             if self._closed:
-                raise RuntimeError("These database connections were closed.")
+                return None
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
@@ -63,7 +84,7 @@ class Connections:
                     min_size=1,
                     max_size=self.max_size,
                     max_idle=MAX_IDLE_SECONDS,
-                    kwargs={"autocommit": True, "application_name": f"{self.purpose} {os.getpid()}"[:63]},
+                    kwargs={"autocommit": True, "application_name": self._name()},
                     check=ConnectionPool.check_connection,
                     name=self.purpose,
                     open=True,
@@ -71,7 +92,7 @@ class Connections:
             return self._pool
 
     def close(self) -> None:
-        """Close every pooled connection; using them afterwards is an error."""
+        """Close every pooled connection (those lent out as they come back)."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
