@@ -53,15 +53,15 @@ class PostgresConversationStore:
         answer: Answer,
         now: float | None = None,
     ) -> None:
+        row = exchange_row(
+            message_id=message_id,
+            server_id=server_id,
+            channel_id=channel_id,
+            member=self.member_hash(member_id),
+            answer=answer,
+            now=now,
+        )
         with self._connections.connection() as db:
-            row = exchange_row(
-                message_id=message_id,
-                server_id=server_id,
-                channel_id=channel_id,
-                member=self.member_hash(member_id),
-                answer=answer,
-                now=now,
-            )
             db.execute(
                 """
                 INSERT INTO exchanges VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s)
@@ -92,20 +92,19 @@ class PostgresConversationStore:
     def vote(
         self, *, message_id: int, server_id: int | None, member_id: int, vote: int, now: float | None = None
     ) -> bool:
-        with self._connections.connection() as db:
-            member, value = self.member_hash(member_id), 1 if vote > 0 else -1
-            with db.transaction():
-                earlier = db.execute(
-                    "SELECT vote FROM votes WHERE message_id = %s AND member = %s FOR UPDATE", (message_id, member)
-                ).fetchone()
-                db.execute(
-                    """
-                    INSERT INTO votes VALUES (%s, %s, %s, %s, %s)
-                    ON CONFLICT (message_id, member) DO UPDATE SET vote = EXCLUDED.vote, voted_at = EXCLUDED.voted_at
-                    """,
-                    (message_id, member, server_id, value, time.time() if now is None else now),
-                )
-            return earlier is not None and earlier[0] != value
+        member, value = self.member_hash(member_id), 1 if vote > 0 else -1
+        with self._connections.connection() as db, db.transaction():
+            earlier = db.execute(
+                "SELECT vote FROM votes WHERE message_id = %s AND member = %s FOR UPDATE", (message_id, member)
+            ).fetchone()
+            db.execute(
+                """
+                INSERT INTO votes VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (message_id, member) DO UPDATE SET vote = EXCLUDED.vote, voted_at = EXCLUDED.voted_at
+                """,
+                (message_id, member, server_id, value, time.time() if now is None else now),
+            )
+        return earlier is not None and earlier[0] != value
 
     # ---- insights and retention ----------------------------------------------------------
     def asked_since(self, server_id: int, since: float) -> list[Asked]:
@@ -123,21 +122,19 @@ class PostgresConversationStore:
             return [Asked(q, o, int(m), int(down), int(up)) for q, o, m, down, up in rows]
 
     def forget_server(self, server_id: int, *, settings_too: bool = False) -> int:
-        with self._connections.connection() as db:
-            with db.transaction():
-                deleted = db.execute("DELETE FROM exchanges WHERE server_id = %s", (server_id,)).rowcount
-                deleted += db.execute("DELETE FROM votes WHERE server_id = %s", (server_id,)).rowcount
-                if settings_too:
-                    deleted += db.execute("DELETE FROM servers WHERE server_id = %s", (server_id,)).rowcount
-            return int(deleted)
+        with self._connections.connection() as db, db.transaction():
+            deleted = db.execute("DELETE FROM exchanges WHERE server_id = %s", (server_id,)).rowcount
+            deleted += db.execute("DELETE FROM votes WHERE server_id = %s", (server_id,)).rowcount
+            if settings_too:
+                deleted += db.execute("DELETE FROM servers WHERE server_id = %s", (server_id,)).rowcount
+        return int(deleted)
 
     def purge_older_than(self, days: float, *, now: float | None = None) -> int:
-        with self._connections.connection() as db:
-            cutoff = (time.time() if now is None else now) - days * DAY
-            with db.transaction():
-                deleted = db.execute("DELETE FROM exchanges WHERE asked_at < %s", (cutoff,)).rowcount
-                deleted += db.execute("DELETE FROM votes WHERE voted_at < %s", (cutoff,)).rowcount
-            return int(deleted)
+        cutoff = (time.time() if now is None else now) - days * DAY
+        with self._connections.connection() as db, db.transaction():
+            deleted = db.execute("DELETE FROM exchanges WHERE asked_at < %s", (cutoff,)).rowcount
+            deleted += db.execute("DELETE FROM votes WHERE voted_at < %s", (cutoff,)).rowcount
+        return int(deleted)
 
     # ---- per-server settings ---------------------------------------------------------------
     def config(self, server_id: int) -> ServerConfig:
