@@ -89,3 +89,16 @@ def postgres_dsn() -> Iterator[str]:
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
+
+
+def drop_connections(dsn: str, application_name: str) -> int:
+    """End every server connection named `application_name`, as a database restart or an operator
+    would; returns how many there were."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        (dropped,) = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name,),
+        ).fetchone()
+    return int(dropped)

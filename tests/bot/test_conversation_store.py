@@ -18,6 +18,8 @@ from citebot.bot.insights_report import build_report, group_questions
 from citebot.bot.sqlite_conversations import FILE_NAME, SqliteConversationStore
 from citebot.index.answer import Answer, Citation, Exchange
 
+from ..conftest import drop_connections
+
 IMPLEMENTATIONS = ("sqlite", "postgres")
 
 NOW = 1_800_000_000.0
@@ -168,19 +170,12 @@ def test_postgres_carries_on_when_the_server_drops_its_connection(postgres_dsn: 
     connection is checked before use and replaced."""
     import os
 
-    import psycopg
-
     from citebot.bot.postgres_conversations import PostgresConversationStore
 
     store = PostgresConversationStore(postgres_dsn)
     try:
         store.record(message_id=10, server_id=1, channel_id=5, member_id=555, answer=answer("why?"), now=NOW)
-        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-            (dropped,) = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
-                (f"citebot conversations {os.getpid()}",),
-            ).fetchone()
-        assert dropped >= 1
+        assert drop_connections(postgres_dsn, f"citebot conversations {os.getpid()}") >= 1
         store.record(message_id=11, server_id=1, channel_id=5, member_id=555, answer=answer("how?"), now=NOW)
         assert store.exchange(10) == Exchange("why?", (("abc123", 4),))
         assert store.exchange(11) == Exchange("how?", (("abc123", 4),))

@@ -16,6 +16,7 @@ from citebot.index.errors import BuildInProgress, IndexMissing
 from citebot.index.file_store import FileLibraryStore
 from citebot.index.library_store import DEFAULT_KEY, LibraryStore, library_key, server_of
 
+from ..conftest import drop_connections
 from ..fakes import HashingEmbedder
 
 IMPLEMENTATIONS = ("files", "postgres")
@@ -209,8 +210,6 @@ def test_a_connection_the_server_drops_is_replaced(postgres_dsn: str, tmp_path: 
     restart or pg_terminate_backend the next look-up simply works."""
     import os
 
-    import psycopg
-
     from citebot.index.postgres_store import PostgresLibraryStore
 
     store = PostgresLibraryStore(postgres_dsn, tmp_path / "mirror")
@@ -218,12 +217,7 @@ def test_a_connection_the_server_drops_is_replaced(postgres_dsn: str, tmp_path: 
     try:
         publish(store, SERVER, ("harbour.txt", HARBOUR))
         version = store.version(SERVER)
-        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-            (dropped,) = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
-                (f"citebot {os.getpid()}",),
-            ).fetchone()
-        assert dropped >= 1
+        assert drop_connections(postgres_dsn, f"citebot {os.getpid()}") >= 1
         assert store.version(SERVER) == version
         assert store.read(SERVER).manifest.counts["documents"] == 1
     finally:
