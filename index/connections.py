@@ -22,6 +22,18 @@ LEND_TIMEOUT_SECONDS = 5.0
 MAX_IDLE_SECONDS = 300.0
 
 
+def application_name(purpose: str) -> str:
+    """What an operator sees in pg_stat_activity: the purpose and this process."""
+    return f"{purpose} {os.getpid()}"[:63]
+
+
+def open_connection(dsn: str, purpose: str) -> Any:
+    """A new autocommit connection of the caller's own, named after its purpose."""
+    import psycopg
+
+    return psycopg.connect(dsn, autocommit=True, application_name=application_name(purpose))
+
+
 class Connections:
     """A pool of autocommit connections to the database at `dsn`, safe to share between threads.
 
@@ -51,15 +63,12 @@ class Connections:
         cancelling a build whose waiter was stopped, gets a connection of its own instead."""
         from psycopg_pool import PoolClosed
 
-        pool = self._opened()
-        try:
-            lent = None if pool is None else pool.getconn(timeout=LEND_TIMEOUT_SECONDS)
-        except PoolClosed:  # closed since: shutting down
-            lent = None
-        if pool is None or lent is None:
-            import psycopg
-
-            with psycopg.connect(self.dsn, autocommit=True, application_name=self._name()) as own:
+        pool, lent = self._opened(), None
+        if pool is not None:
+            with contextlib.suppress(PoolClosed):  # closed since: shutting down
+                lent = pool.getconn(timeout=LEND_TIMEOUT_SECONDS)
+        if lent is None:
+            with open_connection(self.dsn, self.purpose) as own:
                 yield own
             return
         try:
@@ -67,10 +76,6 @@ class Connections:
                 yield lent
         finally:
             pool.putconn(lent)
-
-    def _name(self) -> str:
-        """What an operator sees in pg_stat_activity: the purpose and this process."""
-        return f"{self.purpose} {os.getpid()}"[:63]
 
     def _opened(self) -> Any:
         with self._lock:
@@ -84,7 +89,7 @@ class Connections:
                     min_size=1,
                     max_size=self.max_size,
                     max_idle=MAX_IDLE_SECONDS,
-                    kwargs={"autocommit": True, "application_name": self._name()},
+                    kwargs={"autocommit": True, "application_name": application_name(self.purpose)},
                     check=ConnectionPool.check_connection,
                     name=self.purpose,
                     open=True,

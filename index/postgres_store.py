@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .build import SourceFile
-from .connections import Connections
+from .connections import Connections, open_connection
 from .database import upgrade
 from .errors import BuildCancelled, BuildInProgress, CitebotError, IndexMissing
 from .file_store import EMBEDDINGS, FileLibraryStore, remove_library_files
@@ -77,9 +77,7 @@ class PostgresLibraryStore:
     def connect(self, purpose: str = "citebot") -> Any:
         """A new autocommit connection of the caller's own (a LISTEN, a lock held for a while), named
         after its purpose and this process (what an operator sees in pg_stat_activity)."""
-        import psycopg
-
-        return psycopg.connect(self.dsn, autocommit=True, application_name=f"{purpose} {os.getpid()}"[:63])
+        return open_connection(self.dsn, purpose)
 
     def pooled(self) -> contextlib.AbstractContextManager[Any]:
         """A connection lent from this process's pool, for a few short statements."""
